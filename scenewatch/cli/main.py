@@ -1,0 +1,84 @@
+"""The ``scenewatch`` command line: one module per subcommand, each with ``register(app)``.
+
+Errors a user can cause surface as one red line and exit code 2 (no traceback); set
+``SCENEWATCH_DEBUG=1`` to see the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+
+import typer
+
+from scenewatch.errors import ScenewatchError
+
+# Subcommand modules in scenewatch.cli; each defines ``register(app: typer.Typer)``.
+COMMAND_MODULES = (
+    "watch", "timeline", "info", "transcribe", "sounds", "detect", "concepts", "read",
+    "search", "ask", "report",
+)
+
+app = typer.Typer(
+    name="scenewatch",
+    help="Watch video and sound like a person would, remember it, and answer for it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr."),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _load_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"scenewatch.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"scenewatch.cli.{name}":
+                continue  # subcommand not shipped in this build
+            raise
+        module.register(app)
+
+
+_load_commands()
+
+
+def main() -> None:
+    """Entry point: run the app, turning scenewatch errors into one line."""
+    try:
+        app(standalone_mode=False)
+    except ScenewatchError as exc:
+        if os.environ.get("SCENEWATCH_DEBUG"):
+            raise
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and aborts
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,420 @@
+"""The timeline store: SQLite in WAL mode, one writer and many readers.
+
+Tables: ``sources`` (what was ingested and how far), ``observations`` (one row per thing
+perceived over a time span, FTS5-indexed), ``events`` (fired triggers) and ``outbox``
+(actions waiting for delivery). The schema version lives in ``PRAGMA user_version``;
+migrations run forward in one transaction each, and a database from a newer scenewatch is
+refused rather than touched.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from scenewatch.errors import StoreError
+from scenewatch.types import Event, Observation, SourceInfo
+
+SCHEMA_V1 = """
+CREATE TABLE sources (
+    id TEXT PRIMARY KEY,
+    uri TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    info TEXT NOT NULL DEFAULT '{}',
+    processed_until REAL NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'new',
+    error TEXT,
+    added_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE observations (
+    id INTEGER PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    start REAL NOT NULL,
+    "end" REAL NOT NULL,
+    wall_start REAL,
+    label TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL DEFAULT '',
+    confidence REAL NOT NULL DEFAULT 1,
+    box TEXT,
+    track_id INTEGER,
+    payload TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL
+);
+CREATE INDEX observations_time ON observations(source_id, start);
+CREATE INDEX observations_kind ON observations(kind, label);
+CREATE VIRTUAL TABLE observations_fts USING fts5(
+    label, text, content='observations', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER observations_ai AFTER INSERT ON observations BEGIN
+    INSERT INTO observations_fts(rowid, label, text) VALUES (new.id, new.label, new.text);
+END;
+CREATE TRIGGER observations_ad AFTER DELETE ON observations BEGIN
+    INSERT INTO observations_fts(observations_fts, rowid, label, text)
+    VALUES ('delete', old.id, old.label, old.text);
+END;
+CREATE TRIGGER observations_au AFTER UPDATE OF label, text ON observations BEGIN
+    INSERT INTO observations_fts(observations_fts, rowid, label, text)
+    VALUES ('delete', old.id, old.label, old.text);
+    INSERT INTO observations_fts(rowid, label, text) VALUES (new.id, new.label, new.text);
+END;
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    rule TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    start REAL NOT NULL,
+    "end" REAL NOT NULL,
+    wall_time REAL,
+    observation_ids TEXT NOT NULL DEFAULT '[]',
+    title TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    severity TEXT NOT NULL DEFAULT 'info',
+    payload TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL
+);
+CREATE INDEX events_time ON events(source_id, start);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    delivered_at REAL,
+    last_error TEXT,
+    UNIQUE(event_id, action, target)
+);
+"""
+
+# Each entry upgrades the schema by one version; append, never edit a shipped one.
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [SCHEMA_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_OBS_COLUMNS = 'id, source_id, kind, start, "end", wall_start, label, text, confidence, box, track_id, payload'
+
+
+def _row_to_observation(row: sqlite3.Row | tuple[Any, ...]) -> Observation:
+    (oid, source_id, kind, start, end, wall_start, label, text, conf, box, track_id, payload) = tuple(row)
+    return Observation(
+        kind=kind, source_id=source_id, start=start, end=end, label=label, text=text,
+        confidence=min(1.0, max(0.0, conf)), box=tuple(json.loads(box)) if box else None,
+        track_id=track_id, payload=json.loads(payload), wall_start=wall_start, id=oid,
+    )
+
+
+def fts_query(text: str) -> str:
+    """Quote free text into a safe FTS5 query: each word a literal prefix term, OR-ed.
+
+    Operators (``NEAR``, ``AND``, ``*``, quotes, column filters) in the input are treated as
+    plain words, so user text can never change the query's structure.
+    """
+    import re
+
+    words = re.findall(r"\w+", text.lower())[:32]
+    return " OR ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+
+class TimelineStore:
+    """The SQLite timeline. Safe for one writer thread and many reader connections.
+
+    Args:
+        path: database file; parent directories are created.
+        readonly: open an existing database for reading only.
+
+    Raises:
+        StoreError: the file cannot be created, is not a database, or is from a newer schema.
+    """
+
+    def __init__(self, path: Path | str, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"no timeline database at {self.path} (run `scenewatch watch` first)")
+                uri = f"file:{self.path}?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+            self._conn.execute("PRAGMA busy_timeout=10000")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            if not readonly:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open timeline database {self.path}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create timeline database {self.path}: {exc.strerror or exc}") from None
+
+    # ----------------------------------------------------------------- lifecycle
+    def _migrate(self) -> None:
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema v{version}, newer than this scenewatch understands "
+                f"(v{SCHEMA_VERSION}); upgrade scenewatch"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if self.readonly:
+            raise StoreError(f"{self.path} has schema v{version}; open it once for writing to migrate")
+        for target, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._conn:
+                if isinstance(step, str):
+                    for statement in _split_sql(step):
+                        self._conn.execute(statement)
+                else:
+                    step(self._conn)
+                self._conn.execute(f"PRAGMA user_version={target}")
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> TimelineStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        """Current schema version of the open database."""
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        with self._lock:
+            try:
+                with self._conn:
+                    yield self._conn
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"cannot write timeline database {self.path}: {exc}") from None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query and return all rows (for stages that need custom queries)."""
+        with self._lock:
+            return [tuple(r) for r in self._conn.execute(sql, params).fetchall()]
+
+    # ------------------------------------------------------------------- sources
+    def upsert_source(self, info: SourceInfo) -> None:
+        """Record a source (keeps its progress if it is already known)."""
+        now = time.time()
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO sources(id, uri, kind, info, added_at, updated_at) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET uri=excluded.uri, info=excluded.info, updated_at=excluded.updated_at",
+                (info.id, info.uri, info.kind, json.dumps(asdict(info)), now, now),
+            )
+
+    def get_source(self, source_id: str) -> SourceInfo | None:
+        """The stored description of a source, or ``None``."""
+        rows = self.execute("SELECT info FROM sources WHERE id=?", (source_id,))
+        return SourceInfo(**json.loads(rows[0][0])) if rows else None
+
+    def list_sources(self) -> list[dict[str, Any]]:
+        """All sources with their status and progress (for listings)."""
+        rows = self.execute(
+            "SELECT id, uri, kind, status, processed_until, error, info FROM sources ORDER BY added_at"
+        )
+        return [
+            {"id": r[0], "uri": r[1], "kind": r[2], "status": r[3], "processed_until": r[4],
+             "error": r[5], "duration": json.loads(r[6]).get("duration")}
+            for r in rows
+        ]
+
+    def source_progress(self, source_id: str) -> tuple[float, str]:
+        """``(processed_until seconds, status)`` of a source; ``(0, 'new')`` if unknown."""
+        rows = self.execute("SELECT processed_until, status FROM sources WHERE id=?", (source_id,))
+        return (float(rows[0][0]), str(rows[0][1])) if rows else (0.0, "new")
+
+    def set_source_status(self, source_id: str, status: str, error: str | None = None) -> None:
+        """Mark a source ``running``, ``done``, ``failed`` or ``stopped``."""
+        with self.transaction() as c:
+            c.execute("UPDATE sources SET status=?, error=?, updated_at=? WHERE id=?",
+                      (status, error, time.time(), source_id))
+
+    def reset_source(self, source_id: str, after: float = 0.0) -> int:
+        """Delete a source's observations starting at or after ``after`` (for re-ingest)."""
+        with self.transaction() as c:
+            cur = c.execute("DELETE FROM observations WHERE source_id=? AND start>=?", (source_id, after))
+            c.execute("UPDATE sources SET processed_until=? WHERE id=?", (after, source_id))
+            return cur.rowcount
+
+    # -------------------------------------------------------------- observations
+    def commit_batch(
+        self,
+        observations: Iterable[Observation],
+        updates: Iterable[Observation] = (),
+        progress: tuple[str, float] | None = None,
+    ) -> list[int]:
+        """Insert new observations, update grown ones and advance progress atomically.
+
+        Args:
+            observations: rows to insert (their ``id`` is ignored).
+            updates: rows with an ``id`` whose span/payload changed.
+            progress: ``(source_id, seconds)``: everything before is fully processed.
+
+        Returns:
+            The new row ids, in order.
+        """
+        now = time.time()
+        ids: list[int] = []
+        with self.transaction() as c:
+            for o in observations:
+                cur = c.execute(
+                    'INSERT INTO observations(source_id, kind, start, "end", wall_start, label, text, '
+                    "confidence, box, track_id, payload, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (o.source_id, o.kind, o.start, o.end, o.wall_start, o.label, o.text, o.confidence,
+                     json.dumps(list(o.box)) if o.box else None, o.track_id, json.dumps(dict(o.payload)), now),
+                )
+                ids.append(int(cur.lastrowid or 0))
+            for o in updates:
+                if o.id is None:
+                    raise ValueError("commit_batch: an update needs an observation id")
+                c.execute(
+                    'UPDATE observations SET start=?, "end"=?, label=?, text=?, confidence=?, box=?, payload=? '
+                    "WHERE id=?",
+                    (o.start, o.end, o.label, o.text, o.confidence,
+                     json.dumps(list(o.box)) if o.box else None, json.dumps(dict(o.payload)), o.id),
+                )
+            if progress is not None:
+                c.execute(
+                    "UPDATE sources SET processed_until=MAX(processed_until, ?), updated_at=? WHERE id=?",
+                    (progress[1], now, progress[0]),
+                )
+        return ids
+
+    def add_observations(self, observations: Iterable[Observation]) -> list[int]:
+        """Insert observations in one transaction and return their ids."""
+        return self.commit_batch(observations)
+
+    def get_observation(self, observation_id: int) -> Observation | None:
+        """One observation by id."""
+        rows = self.execute(f"SELECT {_OBS_COLUMNS} FROM observations WHERE id=?", (observation_id,))
+        return _row_to_observation(rows[0]) if rows else None
+
+    def observations(
+        self,
+        *,
+        source_id: str | None = None,
+        kinds: Sequence[str] | None = None,
+        label: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        min_confidence: float = 0.0,
+        limit: int | None = None,
+    ) -> list[Observation]:
+        """Observations overlapping ``[since, until]``, in time order, filtered.
+
+        Args:
+            source_id: only this source.
+            kinds: only these kinds.
+            label: only this label (case-insensitive).
+            since: media time the span must end at or after.
+            until: media time the span must start at or before.
+            min_confidence: drop rows under this confidence.
+            limit: at most this many rows.
+        """
+        where, params = ["confidence >= ?"], [min_confidence]
+        if source_id is not None:
+            where.append("source_id = ?")
+            params.append(source_id)  # type: ignore[arg-type]
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(kinds)  # type: ignore[arg-type]
+        if label is not None:
+            where.append("lower(label) = lower(?)")
+            params.append(label)  # type: ignore[arg-type]
+        if since is not None:
+            where.append('"end" >= ?')
+            params.append(since)
+        if until is not None:
+            where.append("start <= ?")
+            params.append(until)
+        sql = f"SELECT {_OBS_COLUMNS} FROM observations WHERE {' AND '.join(where)} ORDER BY start, id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_row_to_observation(r) for r in self.execute(sql, params)]
+
+    def search_text(self, query: str, limit: int = 20, source_id: str | None = None) -> list[Observation]:
+        """Keyword search over labels and text (FTS5, BM25 ranked); safe for any input."""
+        match = fts_query(query)
+        if not match:
+            return []
+        sql = (f"SELECT {', '.join('o.' + c.strip() for c in _OBS_COLUMNS.split(','))} "
+               "FROM observations_fts f JOIN observations o ON o.id = f.rowid "
+               "WHERE observations_fts MATCH ?")
+        params: list[Any] = [match]
+        if source_id is not None:
+            sql += " AND o.source_id = ?"
+            params.append(source_id)
+        sql += " ORDER BY bm25(observations_fts) LIMIT ?"
+        params.append(int(limit))
+        return [_row_to_observation(r) for r in self.execute(sql, params)]
+
+    def count(self, kind: str | None = None) -> int:
+        """Number of observations (of one kind)."""
+        if kind is None:
+            return int(self.execute("SELECT COUNT(*) FROM observations")[0][0])
+        return int(self.execute("SELECT COUNT(*) FROM observations WHERE kind=?", (kind,))[0][0])
+
+    # -------------------------------------------------------------------- events
+    def add_event(self, event: Event) -> int:
+        """Store a fired trigger and return its id."""
+        with self.transaction() as c:
+            cur = c.execute(
+                'INSERT INTO events(rule, source_id, start, "end", wall_time, observation_ids, title, summary, '
+                "severity, payload, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (event.rule, event.source_id, event.start, event.end, event.wall_time,
+                 json.dumps(list(event.observation_ids)), event.title, event.summary, event.severity,
+                 json.dumps(dict(event.payload)), time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def events(self, source_id: str | None = None, rule: str | None = None) -> list[Event]:
+        """Stored events in time order."""
+        sql = ('SELECT id, rule, source_id, start, "end", wall_time, observation_ids, title, summary, '
+               "severity, payload FROM events WHERE 1=1")
+        params: list[Any] = []
+        if source_id is not None:
+            sql += " AND source_id=?"
+            params.append(source_id)
+        if rule is not None:
+            sql += " AND rule=?"
+            params.append(rule)
+        rows = self.execute(sql + " ORDER BY start, id", params)
+        return [
+            Event(id=r[0], rule=r[1], source_id=r[2], start=r[3], end=r[4], wall_time=r[5],
+                  observation_ids=tuple(json.loads(r[6])), title=r[7], summary=r[8], severity=r[9],
+                  payload=json.loads(r[10]))
+            for r in rows
+        ]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a schema script into statements (triggers contain inner semicolons)."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        joined = "\n".join(current).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            current = []
+    if current and "\n".join(current).strip():
+        statements.append("\n".join(current))
+    return statements
