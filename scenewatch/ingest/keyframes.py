@@ -1,0 +1,97 @@
+"""Keyframe sampler: scene cuts and local changes, plus a steady floor rate.
+
+Works on a small grey thumbnail of every decoded frame (a few hundred microseconds), so
+perception stages see few frames but no change goes unseen:
+
+* ``scene`` — the mean absolute difference to the last keyframe exceeds ``scene_threshold``;
+* ``change`` — some grid cells changed by more than ``change_threshold`` (at most every ``min_gap`` s);
+* ``floor`` — nothing else fired for ``1 / floor_fps`` seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scenewatch.ingest.settings import KeyframeSettings
+
+GRID = (6, 8)  # rows, columns of change cells
+
+
+def changed_cell_boxes(cells: NDArray[np.bool_], width: int, height: int) -> NDArray[np.float32]:
+    """Merge 4-connected changed grid cells into pixel boxes ``K×4`` (xyxy)."""
+    rows, cols = cells.shape
+    seen = np.zeros_like(cells)
+    boxes: list[list[float]] = []
+    for r0 in range(rows):
+        for c0 in range(cols):
+            if not cells[r0, c0] or seen[r0, c0]:
+                continue
+            stack, rs, cs = [(r0, c0)], [], []
+            seen[r0, c0] = True
+            while stack:
+                r, c = stack.pop()
+                rs.append(r)
+                cs.append(c)
+                for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                    if 0 <= rr < rows and 0 <= cc < cols and cells[rr, cc] and not seen[rr, cc]:
+                        seen[rr, cc] = True
+                        stack.append((rr, cc))
+            boxes.append([min(cs) * width / cols, min(rs) * height / rows,
+                          (max(cs) + 1) * width / cols, (max(rs) + 1) * height / rows])
+    return np.asarray(boxes, np.float32).reshape(-1, 4)
+
+
+class KeyframeSampler:
+    """Decides which frames are keyframes from their grey thumbnails.
+
+    Args:
+        settings: thresholds and rates.
+        width: full frame width in pixels (for changed-region boxes).
+        height: full frame height in pixels.
+    """
+
+    def __init__(self, settings: KeyframeSettings, width: int, height: int) -> None:
+        self.settings = settings
+        self.width = width
+        self.height = height
+        self._last_thumb: NDArray[np.float32] | None = None
+        self._last_time = -np.inf
+
+    def reset(self) -> None:
+        """Forget the previous keyframe (e.g. after a stream gap)."""
+        self._last_thumb, self._last_time = None, -np.inf
+
+    def consider(
+        self, thumb: NDArray[np.uint8], pts: float
+    ) -> tuple[Literal["first", "scene", "change", "floor"], float, NDArray[np.float32]] | None:
+        """Return ``(reason, change, changed_boxes)`` if this frame is a keyframe, else ``None``."""
+        s = self.settings
+        cur = thumb.astype(np.float32) * (1.0 / 255.0)
+        if self._last_thumb is None or self._last_thumb.shape != cur.shape:
+            self._accept(cur, pts)
+            return "first", 1.0, np.zeros((0, 4), np.float32)
+        elapsed = pts - self._last_time
+        if elapsed < min(s.min_gap, 1.0 / s.floor_fps):
+            return None
+        diff = np.abs(cur - self._last_thumb)
+        change = float(diff.mean())
+        if change >= s.scene_threshold:
+            self._accept(cur, pts)
+            return "scene", change, np.asarray([[0, 0, self.width, self.height]], np.float32)
+        h, w = diff.shape
+        rows, cols = GRID
+        cells = diff[: h - h % rows, : w - w % cols].reshape(rows, h // rows, cols, w // cols).mean(axis=(1, 3))
+        changed = cells > s.change_threshold
+        if changed.any():
+            self._accept(cur, pts)
+            return "change", change, changed_cell_boxes(changed, self.width, self.height)
+        if elapsed >= 1.0 / s.floor_fps - 1e-6:
+            self._accept(cur, pts)
+            return "floor", change, np.zeros((0, 4), np.float32)
+        return None
+
+    def _accept(self, thumb: NDArray[np.float32], pts: float) -> None:
+        self._last_thumb, self._last_time = thumb, pts

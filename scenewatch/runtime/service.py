@@ -1,0 +1,102 @@
+"""Service functions shared by every surface (CLI now, REST API and Ray later).
+
+Each function takes a validated :class:`~scenewatch.config.Config` and plain arguments,
+does the work, and returns typed results; surfaces only parse input and render output.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from scenewatch.config import Config
+from scenewatch.ingest.sources import expand_sources
+from scenewatch.memory.store import TimelineStore
+from scenewatch.runtime.pipeline import ObservationHook, Pipeline, Progress, RunSummary
+from scenewatch.types import Observation, SourceInfo
+
+log = logging.getLogger(__name__)
+
+
+def open_store(config: Config, readonly: bool = False) -> TimelineStore:
+    """Open the configured timeline store."""
+    return TimelineStore(config.store.path, readonly=readonly)
+
+
+def probe(uri: str, config: Config | None = None) -> list[SourceInfo]:
+    """Describe a file, folder, URL or device without ingesting it."""
+    cfg = config or Config()
+    sources = expand_sources(uri, cfg.ingest)
+    infos = [s.info for s in sources]
+    for s in sources:
+        s.close()
+    return infos
+
+
+def _trigger_hook(config: Config, store: TimelineStore) -> ObservationHook | None:
+    """The trigger engine's hook, if the triggers package provides one."""
+    try:
+        from scenewatch.triggers.engine import build_hook
+    except ImportError:
+        return None
+    hook: ObservationHook | None = build_hook(config, store)
+    return hook
+
+
+def _index_vectors(config: Config, store: TimelineStore) -> None:
+    """Embed new observations for semantic search, when the embedder is available."""
+    try:
+        from scenewatch.memory.vectors import index_for_config
+    except ImportError:
+        return
+    try:
+        index_for_config(config, store)
+    except Exception as exc:  # search still works by keywords without vectors
+        log.warning("vector indexing skipped: %s", exc)
+
+
+def watch(
+    uri: str,
+    config: Config,
+    *,
+    until: float | None = None,
+    restart: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+) -> list[RunSummary]:
+    """Run the perception loop over ``uri`` and store what was perceived.
+
+    Args:
+        uri: file, folder, live URL or device.
+        config: the configuration (concepts, stages, store path…).
+        until: stop each source after this many media seconds.
+        restart: ingest from the start even if the source was (partly) ingested.
+        on_progress: progress callback (called from a worker thread).
+        stop: event that stops the run cleanly.
+    """
+    with open_store(config) as store:
+        pipeline = Pipeline(config, store, on_progress=on_progress,
+                            on_observations=_trigger_hook(config, store), stop=stop)
+        summaries = pipeline.run(uri, until=until, restart=restart)
+        _index_vectors(config, store)
+        return summaries
+
+
+def timeline(config: Config, source_id: str | None = None, kinds: list[str] | None = None,
+             since: float | None = None, until: float | None = None,
+             min_confidence: float = 0.0) -> list[Observation]:
+    """Stored observations in time order, filtered."""
+    with open_store(config, readonly=True) as store:
+        return store.observations(source_id=source_id, kinds=kinds, since=since, until=until,
+                                  min_confidence=min_confidence)
+
+
+def observation_dict(obs: Observation) -> dict[str, Any]:
+    """JSON-ready form of an observation."""
+    d = asdict(obs)
+    d["payload"] = dict(obs.payload)
+    d["box"] = list(obs.box) if obs.box else None
+    return d
