@@ -66,7 +66,7 @@ class AudioChunker:
 
     def __init__(self, source_id: str, chunk_seconds: float = 1.0) -> None:
         self.source_id = source_id
-        self.chunk_samples = max(1, int(round(chunk_seconds * AUDIO_SAMPLE_RATE)))
+        self.chunk_samples = max(1, round(chunk_seconds * AUDIO_SAMPLE_RATE))
         self._parts: list[NDArray[np.float32]] = []
         self._count = 0
         self._start: float | None = None

@@ -52,7 +52,7 @@ class VideoItem:
         """A small grey ``uint8`` image for cheap change detection."""
         w, h = self.av_frame.width, self.av_frame.height
         tw = min(width, w)
-        th = max(1, int(round(h * tw / max(w, 1))))
+        th = max(1, round(h * tw / max(w, 1)))
         out: np.ndarray = self.av_frame.reformat(width=tw, height=th, format="gray").to_ndarray()
         return out
 
@@ -86,7 +86,7 @@ def _is_device(uri: str) -> bool:
 
 
 def _open_container(uri: str, options: dict[str, str] | None = None, fmt: str | None = None,
-                    timeout: float | None = None) -> Any:
+                    timeout: float | tuple[float, float] | None = None) -> Any:
     import av
 
     try:
@@ -102,15 +102,12 @@ def _open_container(uri: str, options: dict[str, str] | None = None, fmt: str | 
         raise SourceError(f"cannot open {uri}: {exc.strerror or exc}") from None
 
 
-def _codec_name(stream: Any) -> str | None:
-    """The stream's codec name if FFmpeg can decode it, else raise a clear error."""
-    try:
-        name = stream.codec_context.name
-    except Exception:  # PyAV raises various errors for unknown codecs
-        name = None
+def _codec_name(stream: Any) -> str:
+    """The stream's codec name if this FFmpeg can decode it, else raise a clear error."""
+    ctx = stream.codec_context  # None when FFmpeg has no decoder for the stream's codec
+    name = getattr(ctx, "name", None)
     if not name or name == "none":
-        tag = getattr(stream.codec_context, "codec_tag", "") if hasattr(stream, "codec_context") else ""
-        raise SourceError(f"{stream.type} codec {tag or 'unknown'!r} is not supported by this FFmpeg build")
+        raise SourceError(f"{stream.type} codec of stream #{stream.index} is not supported by this FFmpeg build")
     return str(name)
 
 

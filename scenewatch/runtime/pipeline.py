@@ -170,7 +170,7 @@ class Pipeline:
         skipped: dict[str, str] = {}
         for name in self.config.perception.stages:
             cls = STAGES.get(name)
-            inputs = getattr(cls, "inputs", frozenset())
+            inputs: frozenset[str] = getattr(cls, "inputs", frozenset())
             if ("keyframe" in inputs and not info.has_video) and ("audio" not in inputs or not info.has_audio):
                 skipped[name] = "no video track"
                 continue
@@ -196,7 +196,8 @@ class Pipeline:
         audio_q: queue.Queue[Any] = queue.Queue(qsize)
         out_q: queue.Queue[Any] = queue.Queue(qsize * 4)
         errors: list[BaseException] = []
-        counters = {"frames": 0, "keyframes": 0, "dropped": 0, "gaps": 0, "audio": 0.0}
+        counters: dict[str, Any] = {"frames": 0, "keyframes": 0, "dropped": 0, "gaps": 0, "audio": 0.0,
+                                    "eof": False}
         self.ring = FrameRing(self.config.ingest.ring_seconds)
         lanes = {"video": resume if video_stages and info.has_video else None,
                  "audio": resume if audio_stages and info.has_audio else None}
@@ -246,6 +247,7 @@ class Pipeline:
                         put(out_q, _Batch([Emit(Observation(
                             kind="gap", source_id=info.id, start=item.start, end=item.end, label="stream gap",
                             text=item.reason, wall_start=item.wall_start))], "source", None), droppable=False)
+                counters["eof"] = summary.status != "until" and not self.stop.is_set()
             except BaseException as exc:  # surfaced by the writer after shutdown
                 errors.append(exc)
             finally:
@@ -294,10 +296,10 @@ class Pipeline:
         self._write(out_q, info.id, info.uri, info.duration, lanes, summary, counters, workers=2)
         for t in threads:
             t.join(timeout=30)
-        summary.frames = counters["frames"]  # type: ignore[assignment]
-        summary.keyframes = counters["keyframes"]  # type: ignore[assignment]
-        summary.dropped_keyframes = counters["dropped"]  # type: ignore[assignment]
-        summary.gaps = counters["gaps"]  # type: ignore[assignment]
+        summary.frames = counters["frames"]
+        summary.keyframes = counters["keyframes"]
+        summary.dropped_keyframes = counters["dropped"]
+        summary.gaps = counters["gaps"]
         summary.audio_seconds = float(counters["audio"])
         if errors:
             exc = errors[0]
@@ -317,7 +319,10 @@ class Pipeline:
                 continue
             batch: _Batch = item
             if batch.lane in lanes and lanes[batch.lane] is not None:
-                lanes[batch.lane] = batch.upto if batch.upto is not None else float("inf")
+                if batch.upto is not None:
+                    lanes[batch.lane] = batch.upto
+                elif counters["eof"]:  # the lane saw the whole source
+                    lanes[batch.lane] = float("inf")
             inserts: list[Observation] = []
             insert_keys: list[tuple[str, bool] | None] = []
             updates: list[Observation] = []

@@ -1,0 +1,125 @@
+"""The runner end to end: stages registered by name, keyed spans, failures isolated, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from scenewatch.memory.store import TimelineStore
+from scenewatch.runtime.pipeline import Pipeline
+from scenewatch.runtime.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
+from scenewatch.runtime.stages import STAGES
+from scenewatch.types import AudioChunk, Keyframe, Observation
+
+
+class LoudStage(BaseStage):
+    """Test stage: one growing 'sound' span over audio chunks louder than a threshold."""
+
+    name: ClassVar[str] = "loud"
+    inputs: ClassVar[frozenset[StageInput]] = frozenset({"audio"})
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.sid = ctx.source.id
+        self.span: Observation | None = None
+
+    def on_audio(self, chunk: AudioChunk) -> list[Emit]:
+        import numpy as np
+
+        level = np.abs(chunk.samples).reshape(-1, 160).mean(axis=1)
+        loud = np.flatnonzero(level > 0.1)
+        if not len(loud):
+            return []
+        start, end = chunk.start + loud[0] * 0.01, chunk.start + (loud[-1] + 1) * 0.01
+        if self.span is not None:
+            start = self.span.start
+        self.span = Observation(kind="sound", source_id=self.sid, start=start, end=end, label="tone")
+        return [Emit(self.span, key="tone", final=False)]
+
+    def close(self) -> list[Emit]:
+        return [Emit(self.span, key="tone", final=True)] if self.span else []
+
+
+class BrokenStage(BaseStage):
+    name: ClassVar[str] = "broken"
+    inputs: ClassVar[frozenset[StageInput]] = frozenset({"keyframe"})
+
+    def __init__(self, ctx: StageContext) -> None:
+        pass
+
+    def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
+        raise RuntimeError("model exploded")
+
+
+STAGES.register("loud", LoudStage)
+STAGES.register("broken", BrokenStage)
+
+
+def _run(config, uri: Path, **kw):  # type: ignore[no-untyped-def]
+    with TimelineStore(config.store.path) as store:
+        return Pipeline(config, store).run(str(uri), **kw)
+
+
+def test_scene_stage_and_keyed_spans(config_for, synthetic_video: tuple[Path, dict]) -> None:  # type: ignore[no-untyped-def]
+    path, truth = synthetic_video
+    cfg = config_for(["scene", "broken", "loud"])
+    [summary] = _run(cfg, path)
+    assert summary.status == "done" and summary.media_time == pytest.approx(8.0, abs=0.1)
+    assert "failed: model exploded" in summary.skipped_stages["broken"]  # isolated, others ran
+    with TimelineStore(cfg.store.path, readonly=True) as s:
+        motion = s.observations(kinds=["motion"])
+        cuts = s.observations(kinds=["scene"])
+        tones = s.observations(kinds=["sound"])
+        progress, status = s.source_progress(summary.source_id)
+    assert motion[0].start == pytest.approx(truth["motion"][0], abs=0.25)
+    assert motion[0].end == pytest.approx(truth["motion"][1], abs=0.25)
+    assert [c.start for c in cuts] == [pytest.approx(truth["cut"], abs=0.05)]
+    assert len(tones) == 1  # one keyed row, updated as it grew
+    assert tones[0].start == pytest.approx(3.0, abs=0.05) and tones[0].end == pytest.approx(4.0, abs=0.05)
+    assert status == "done" and progress == pytest.approx(8.0, abs=0.1)
+
+
+def test_rerun_is_idempotent_and_restart_replaces(config_for, synthetic_video: tuple[Path, dict]) -> None:  # type: ignore[no-untyped-def]
+    path, _ = synthetic_video
+    cfg = config_for(["scene"])
+    _run(cfg, path)
+    with TimelineStore(cfg.store.path) as s:
+        n = s.count()
+    [again] = _run(cfg, path)
+    assert again.status == "already done"
+    [restarted] = _run(cfg, path, restart=True)
+    assert restarted.status == "done"
+    with TimelineStore(cfg.store.path) as s:
+        assert s.count() == n
+
+
+def test_until_stops_and_resume_continues(config_for, synthetic_video: tuple[Path, dict]) -> None:  # type: ignore[no-untyped-def]
+    path, truth = synthetic_video
+    cfg = config_for(["scene"])
+    [first] = _run(cfg, path, until=4.5)
+    assert first.status == "stopped" and first.media_time <= 4.6
+    [second] = _run(cfg, path)
+    assert second.status == "done" and second.resumed_from > 3.0
+    with TimelineStore(cfg.store.path) as s:
+        cuts = s.observations(kinds=["scene"])
+    assert [c.start for c in cuts] == [pytest.approx(truth["cut"], abs=0.05)]
+
+
+def test_audio_only_source_skips_visual_stages(config_for, fixtures: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = config_for(["scene", "loud"])
+    [summary] = _run(cfg, fixtures / "speech" / "jfk.flac")
+    assert summary.skipped_stages == {"scene": "no video track"}
+    assert summary.audio_seconds == pytest.approx(11.0, abs=0.05)
+
+
+def test_real_scene_fixture(config_for, fixtures: Path, scene_truth: dict) -> None:  # type: ignore[no-untyped-def]
+    cfg = config_for(["scene"])
+    [summary] = _run(cfg, fixtures / "scene" / "scene.mp4")
+    with TimelineStore(cfg.store.path) as s:
+        motion = s.observations(kinds=["motion"])
+    # the red circle crosses 2.0-6.0 s; the box slides in 8.0-9.0 s and vanishes at 20.0 s
+    assert motion[0].start == pytest.approx(2.0, abs=0.3) and motion[0].end == pytest.approx(6.0, abs=0.3)
+    assert any(abs(m.start - 8.0) < 0.3 for m in motion)
+    assert any(abs(m.start - 20.0) < 0.3 for m in motion)
+    assert summary.keyframes < 80
