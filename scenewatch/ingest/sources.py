@@ -95,6 +95,9 @@ def _open_container(uri: str, options: dict[str, str] | None = None, fmt: str | 
         raise SourceError(f"no such file: {uri}") from None
     except av.error.InvalidDataError:
         raise SourceError(f"cannot open {uri}: not a media file, or truncated/corrupt") from None
+    except av.error.ExitError:  # PyAV's timeout interrupts FFmpeg, which reports "Immediate exit requested"
+        limit = timeout[0] if isinstance(timeout, tuple) else timeout
+        raise SourceError(f"cannot open {uri}: no answer within {limit} s") from None
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise SourceError(f"cannot open {uri}: {reason}") from None
@@ -302,6 +305,8 @@ class MediaSource:
             yield from demux.items(start_at)
 
     def _live_items(self) -> Iterator[MediaItem]:
+        import av
+
         rc = self.settings.reconnect
         media_time = 0.0
         session_start = time.time()
@@ -331,6 +336,8 @@ class MediaSource:
                         break
             except SourceError as exc:
                 dropped = str(exc)
+            except av.error.ExitError:  # PyAV's read timeout fired: the stream stalled
+                dropped = f"no data for {rc.open_timeout:g} s"
             except Exception as exc:  # network errors surface as many FFmpeg error types
                 dropped = f"{type(exc).__name__}: {exc}"
             finally:
@@ -340,8 +347,6 @@ class MediaSource:
                 return
             gap_start = max(demux.last_time, media_time)
             log.warning("%s dropped at %.1f s (%s); reconnecting", self.uri, gap_start, dropped or "end of stream")
-            # The media clock follows the wall clock across the gap.
-            reconnect_at = time.time()
             self.stop.wait(delay)
             delay = min(delay * 2, rc.max_delay)
             while not self.stop.is_set():
@@ -350,12 +355,14 @@ class MediaSource:
                     break
                 except SourceError as exc:
                     if time.time() - last_data > rc.give_up_after:
-                        yield Gap(gap_start, gap_start + time.time() - reconnect_at, f"gave up: {exc}",
+                        yield Gap(gap_start, max(gap_start, time.time() - session_start), f"gave up: {exc}",
                                   session_start + gap_start)
                         raise SourceError(f"{self.uri}: no data for {rc.give_up_after:.0f} s ({exc})") from None
                     self.stop.wait(delay)
                     delay = min(delay * 2, rc.max_delay)
-            media_time = gap_start + (time.time() - reconnect_at)
+            # The media clock follows the wall clock across the gap: measured from the session start,
+            # not from when the drop was noticed (a stall is only noticed after the read timeout).
+            media_time = max(gap_start, time.time() - session_start)
             yield Gap(gap_start, media_time, dropped or "end of stream", session_start + gap_start)
 
     def close(self) -> None:
