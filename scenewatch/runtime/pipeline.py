@@ -309,44 +309,62 @@ class Pipeline:
 
     def _write(self, out_q: queue.Queue[Any], source_id: str, uri: str, duration: float | None,
                lanes: dict[str, float | None], summary: RunSummary, counters: dict[str, Any], workers: int) -> None:
+        """The single store writer: drains ready batches and commits them in one transaction."""
         open_rows: dict[str, int] = {}
         done = 0
         last_report = 0.0
         while done < workers:
+            batches: list[_Batch] = []
             item = out_q.get()
-            if item is _DONE:
-                done += 1
-                continue
-            batch: _Batch = item
-            if batch.lane in lanes and lanes[batch.lane] is not None:
-                if batch.upto is not None:
-                    lanes[batch.lane] = batch.upto
-                elif counters["eof"]:  # the lane saw the whole source
-                    lanes[batch.lane] = float("inf")
-            inserts: list[Observation] = []
-            insert_keys: list[tuple[str, bool] | None] = []
-            updates: list[Observation] = []
-            for emit in batch.emits:
-                obs = emit.observation
-                row_id = open_rows.get(emit.key) if emit.key else None
-                if row_id is not None:
-                    updates.append(_with_id(obs, row_id))
-                    if emit.final and emit.key:
-                        open_rows.pop(emit.key, None)
+            while True:
+                if item is _DONE:
+                    done += 1
                 else:
-                    inserts.append(obs)
-                    insert_keys.append((emit.key, emit.final) if emit.key else None)
+                    batches.append(item)
+                if len(batches) >= 256 or done >= workers:
+                    break
+                try:
+                    item = out_q.get_nowait()
+                except queue.Empty:
+                    break
+            if not batches:
+                continue
+            inserts: list[Observation] = []
+            insert_keys: list[str | None] = []
+            pending: dict[str, int] = {}  # key -> index in inserts, for keys not yet stored
+            closed: set[str] = set()
+            updates: dict[int, Observation] = {}
+            for batch in batches:
+                if batch.lane in lanes and lanes[batch.lane] is not None:
+                    if batch.upto is not None:
+                        lanes[batch.lane] = batch.upto
+                    elif counters["eof"]:  # the lane saw the whole source
+                        lanes[batch.lane] = float("inf")
+                for emit in batch.emits:
+                    key = emit.key
+                    if key is not None and key in open_rows:
+                        updates[open_rows[key]] = _with_id(emit.observation, open_rows[key])
+                    elif key is not None and key in pending:
+                        inserts[pending[key]] = emit.observation
+                    else:
+                        if key is not None:
+                            pending[key] = len(inserts)
+                        inserts.append(emit.observation)
+                        insert_keys.append(key)
+                    if key is not None and emit.final:
+                        closed.add(key)
             watermark = min((v for v in lanes.values() if v is not None), default=float("inf"))
             if watermark == float("inf"):
                 watermark = duration or summary.media_time
-            progress = (source_id, watermark)
-            ids = self.store.commit_batch(inserts, updates, progress=progress)
+            ids = self.store.commit_batch(inserts, list(updates.values()), progress=(source_id, watermark))
             for new_id, key in zip(ids, insert_keys, strict=True):
-                if key is not None and not key[1]:
-                    open_rows[key[0]] = new_id
+                if key is not None:
+                    open_rows[key] = new_id
+            for key in closed:
+                open_rows.pop(key, None)
             summary.observations += len(ids)
-            summary.media_time = max(summary.media_time, watermark if watermark < float("inf") else 0.0)
-            changed = [_with_id(o, i) for o, i in zip(inserts, ids, strict=True)] + updates
+            summary.media_time = max(summary.media_time, watermark)
+            changed = [_with_id(o, i) for o, i in zip(inserts, ids, strict=True)] + list(updates.values())
             if changed and self.on_observations is not None:
                 try:
                     summary.events += self.on_observations(changed)
