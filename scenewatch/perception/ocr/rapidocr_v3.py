@@ -1,0 +1,102 @@
+"""PP-OCR (v6 small) through ``rapidocr`` 3.10: the embedded default text reader.
+
+The package ships its det/cls/rec ONNX models (about 27 MB) and downloads nothing; their
+sha256s are pinned below. Two settings differ from rapidocr's defaults on purpose: the
+detector limits the *longest* side to 960 px (``limit_type=max``) instead of enlarging the
+short side to 736 px, so a small region of interest is read at native scale and costs a
+fraction of a full frame. Images are decoded by scenewatch and passed as arrays.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scenewatch.errors import BackendUnavailable
+from scenewatch.perception.asr.faster_whisper import verify_sha256
+from scenewatch.perception.ocr.base import DetRecReader
+from scenewatch.perception.ocr.settings import OcrSettings
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'rapidocr==3.10.0'"
+MODEL_SHA256 = {
+    "PP-OCRv6_det_small.onnx": "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+    "PP-OCRv6_rec_small.onnx": "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+    "ch_ppocr_mobile_v2.0_cls_mobile.onnx": "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+}
+
+
+def _model_dir() -> Path:
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailable(f"the 'rapidocr' text reader needs rapidocr 3.10: {INSTALL_HINT}")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+class RapidOcrReader(DetRecReader):
+    """Text reader on rapidocr 3.10 (PP-OCRv6 small det + rec, PP-OCR mobile angle classifier).
+
+    Args:
+        settings: OCR settings (``det_limit_side_len``, ``threads``, ``min_score``, limits).
+        verify: check the pinned sha256 of each model (cached after the first success).
+
+    Raises:
+        BackendUnavailable: rapidocr or its models are not installed.
+        ModelIntegrityError: a model file differs from the pinned one.
+    """
+
+    name = "rapidocr"
+
+    def __init__(self, settings: OcrSettings | None = None, verify: bool = True) -> None:
+        super().__init__(settings)
+        model_dir = _model_dir()
+        for file, digest in MODEL_SHA256.items():
+            path = model_dir / file
+            if not path.is_file():
+                raise BackendUnavailable(f"rapidocr model {file} is missing; reinstall: {INSTALL_HINT}")
+            if verify:
+                verify_sha256(path, digest, INSTALL_HINT)
+        try:
+            from rapidocr import RapidOCR
+        except ImportError as exc:
+            raise BackendUnavailable(f"the 'rapidocr' text reader needs rapidocr 3.10: {INSTALL_HINT}") from exc
+        threads = self.settings.threads or -1
+        params: dict[str, Any] = {
+            "Global.log_level": "error",
+            "Global.model_root_dir": str(model_dir),
+            "Global.text_score": 0.0,  # scenewatch filters by min_score itself
+            "Det.limit_type": "max",
+            "Det.limit_side_len": self.settings.det_limit_side_len,
+            "Det.model_path": str(model_dir / "PP-OCRv6_det_small.onnx"),
+            "Rec.model_path": str(model_dir / "PP-OCRv6_rec_small.onnx"),
+            "Cls.model_path": str(model_dir / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"),
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1 if threads > 0 else -1,
+        }
+        self._engine = RapidOCR(params=params)
+
+    def _detect(self, bgr: NDArray[np.uint8]) -> NDArray[np.float32]:
+        # Flags are passed every call: rapidocr keeps the last call's flags as its new defaults.
+        res = self._engine(bgr, use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(res, "boxes", None)
+        if boxes is None or not len(boxes):
+            return np.zeros((0, 4, 2), np.float32)
+        return np.asarray(boxes, np.float32).reshape(-1, 4, 2)
+
+    def _classify(self, crops: list[NDArray[np.uint8]]) -> list[NDArray[np.uint8]]:
+        if not crops:
+            return crops
+        imgs, _ = self._engine.cls_and_rotate(crops)
+        return list(imgs)
+
+    def _recognise(self, crops: list[NDArray[np.uint8]]) -> list[tuple[str, float]]:
+        if not crops:
+            return []
+        res = self._engine.recognize_txt(crops)
+        return [(str(t), float(s)) for t, s in zip(res.txts or (), res.scores or (), strict=True)]
