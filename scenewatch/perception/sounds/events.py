@@ -1,0 +1,278 @@
+"""From per-patch class scores to sound events: hysteresis, gap merging and the most specific label.
+
+Shared by every patch-based tagger (YAMNet today). One code path serves files and live audio:
+:class:`SoundStream` takes consecutive chunks, scores fixed patches on a steady grid and emits
+each event once it can no longer grow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scenewatch.errors import ConfigError
+from scenewatch.perception.sounds.settings import SoundSettings
+from scenewatch.types import AUDIO_SAMPLE_RATE, AudioChunk, SoundEvent
+
+# Labels that describe the background rather than an event; reported only when asked
+# (``include_speech`` or naming them in ``allow``).
+BACKGROUND_LABELS = frozenset({
+    "Speech", "Child speech, kid speaking", "Conversation", "Narration, monologue", "Babbling",
+    "Speech synthesizer", "Hubbub, speech noise, speech babble", "Silence", "Inside, small room",
+    "Inside, large room or hall", "Inside, public space", "Outside, urban or manmade",
+    "Outside, rural or natural", "Field recording",
+})
+
+_SPECIFIC_COVER = 0.5  # a parent event is dropped when its children cover this share of it
+_MIN_TAIL = 0.1  # seconds of unscored audio at the end worth one more zero-padded patch
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """Class names (and AudioSet mids) of a tagger, with the ontology's parent → children links.
+
+    Attributes:
+        names: display name per class index.
+        mids: AudioSet machine id per class index.
+        children: child class indices per parent index.
+    """
+
+    names: tuple[str, ...]
+    mids: tuple[str, ...]
+    children: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def with_audioset_tree(cls, names: Sequence[str], mids: Sequence[str]) -> LabelSpace:
+        """Attach the shipped AudioSet parent → children relations (``audioset_children.json``)."""
+        tree = json.loads(resources.files(__package__).joinpath("audioset_children.json").read_text("utf-8"))
+        index = {n: i for i, n in enumerate(names)}
+        children = {
+            index[p]: tuple(index[c] for c in kids if c in index)
+            for p, kids in tree["children"].items()
+            if p in index
+        }
+        return cls(tuple(names), tuple(mids), children)
+
+    def index_of(self, label: str) -> int:
+        """Class index of a display name or mid (case-insensitive).
+
+        Raises:
+            ConfigError: no such label.
+        """
+        key = label.strip().lower()
+        for i, (n, m) in enumerate(zip(self.names, self.mids, strict=True)):
+            if n.lower() == key or m.lower() == key:
+                return i
+        raise ConfigError(f"unknown sound label {label!r}; use an AudioSet display name such as 'Doorbell' or a mid")
+
+    def descendants(self, index: int) -> set[int]:
+        """All classes below ``index`` in the ontology."""
+        out: set[int] = set()
+        todo = list(self.children.get(index, ()))
+        while todo:
+            c = todo.pop()
+            if c not in out:
+                out.add(c)
+                todo.extend(self.children.get(c, ()))
+        return out
+
+
+class PatchScorer(Protocol):
+    """A tagger that scores fixed-length patches on a steady hop (YAMNet: 0.975 s every 0.48 s)."""
+
+    labels: LabelSpace
+    patch_samples: int
+    hop_samples: int
+
+    def score_patches(self, samples: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Scores ``N×C`` in [0, 1] for the ``N`` patches starting every hop in ``samples``."""
+        ...
+
+
+def label_thresholds(labels: LabelSpace, settings: SoundSettings) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Per-class on-thresholds and which classes may be reported, from the settings.
+
+    Raises:
+        ConfigError: an allow-list or threshold entry names no known label.
+    """
+    n = len(labels.names)
+    on = np.full(n, settings.on_threshold, np.float32)
+    for label, value in settings.thresholds.items():
+        on[labels.index_of(label)] = value
+    if settings.allow:
+        report = np.zeros(n, bool)
+        for label in settings.allow:
+            i = labels.index_of(label)
+            report[i] = True
+            report[list(labels.descendants(i))] = True
+    else:
+        report = np.ones(n, bool)
+        if not settings.include_speech:
+            report[[i for i, name in enumerate(labels.names) if name in BACKGROUND_LABELS]] = False
+    return on, report
+
+
+class EventTracker:
+    """Hysteresis per class over patch scores: on at ≥ on-threshold, off under the off-threshold,
+    gaps shorter than ``merge_gap`` bridged. Vectorised over all classes."""
+
+    def __init__(self, labels: LabelSpace, settings: SoundSettings) -> None:
+        self.labels, self.settings = labels, settings
+        self.on, self.report = label_thresholds(labels, settings)
+        self.off = np.minimum(np.float32(settings.off_threshold), self.on)
+        n = len(labels.names)
+        self.open = np.zeros(n, bool)
+        self.start = np.zeros(n, np.float64)
+        self.last = np.zeros(n, np.float64)  # end of the last patch at or above the off-threshold
+        self.peak = np.zeros(n, np.float32)
+        self.active = np.zeros(n, bool)  # open and currently above the off-threshold
+
+    def push(self, start: float, end: float, scores: NDArray[np.float32]) -> list[SoundEvent]:
+        """Feed one patch's scores for the time span it stands for; return events that closed."""
+        closed = self._close(self.open & (start - self.last >= self.settings.merge_gap))
+        keep = scores >= self.off
+        rises = self.report & (scores >= self.on)
+        new = rises & ~self.open
+        self.start[new] = start
+        self.peak[new] = 0.0
+        self.open |= new
+        cont = self.open & ((self.active & keep) | rises)
+        self.last[cont] = end
+        self.peak[cont] = np.maximum(self.peak[cont], scores[cont])
+        self.active = cont
+        return closed
+
+    def open_spans(self) -> list[SoundEvent]:
+        """Events still open, as they stand now."""
+        return self._events(self.open)
+
+    def close(self) -> list[SoundEvent]:
+        """End of stream: close every open event."""
+        return self._close(self.open)
+
+    def _close(self, mask: NDArray[np.bool_]) -> list[SoundEvent]:
+        events = self._events(mask)
+        self.open &= ~mask
+        self.active &= ~mask
+        return [e for e in events if e.end - e.start >= self.settings.min_duration]
+
+    def _events(self, mask: NDArray[np.bool_]) -> list[SoundEvent]:
+        return [
+            SoundEvent(float(self.start[i]), float(self.last[i]), self.labels.names[i],
+                       round(float(self.peak[i]), 3), self.labels.mids[i])
+            for i in np.flatnonzero(mask)
+        ]
+
+
+def prefer_specific(
+    events: Sequence[SoundEvent], context: Sequence[SoundEvent], labels: LabelSpace
+) -> list[SoundEvent]:
+    """Drop parent-label events mostly covered by events of their descendants (``Animal`` under ``Dog``)."""
+    index = {n: i for i, n in enumerate(labels.names)}
+    out = []
+    for ev in events:
+        below = labels.descendants(index[ev.label]) if ev.label in index else set()
+        covered = sum(
+            max(0.0, min(ev.end, o.end) - max(ev.start, o.start))
+            for o in context
+            if o.label in index and index[o.label] in below
+        )
+        if not below or covered < _SPECIFIC_COVER * max(ev.end - ev.start, 1e-6):
+            out.append(ev)
+    return out
+
+
+class SoundStream:
+    """Tags consecutive audio chunks on one steady patch grid; events come out once final.
+
+    Memory is bounded: less than one patch of samples and the last minute of events are held.
+    """
+
+    _CONTEXT_SECONDS = 60.0
+
+    def __init__(self, scorer: PatchScorer, settings: SoundSettings | None = None) -> None:
+        self.scorer = scorer
+        self.settings = settings or SoundSettings()
+        self.tracker = EventTracker(scorer.labels, self.settings)
+        self._buf = np.zeros(0, np.float32)
+        self._buf_start: float | None = None
+        self._origin = 0.0  # stream start; times are origin + sample count, so they never drift
+        self._consumed = 0  # samples before the buffer's first one
+        self._pending: list[SoundEvent] = []
+        self._recent: list[SoundEvent] = []
+        self._first_patch = True
+        self._covered = 0.0  # time up to which patches have been scored
+
+    def push(self, chunk: AudioChunk) -> list[SoundEvent]:
+        """Add a chunk; return events that became final."""
+        if chunk.sample_rate != AUDIO_SAMPLE_RATE:
+            raise ValueError(f"SoundStream needs {AUDIO_SAMPLE_RATE} Hz chunks, got {chunk.sample_rate}")
+        out: list[SoundEvent] = []
+        buf_end = None if self._buf_start is None else self._buf_start + len(self._buf) / AUDIO_SAMPLE_RATE
+        if buf_end is not None and abs(chunk.start - buf_end) > 0.5:
+            out.extend(self.flush())  # a gap in the stream: close everything before it
+        samples = np.clip(np.nan_to_num(chunk.samples), -1.0, 1.0).astype(np.float32, copy=False)
+        if self._buf_start is None:
+            self._buf_start, self._buf, self._first_patch = chunk.start, samples, True
+            self._origin, self._consumed = chunk.start, 0
+        else:
+            self._buf = np.concatenate([self._buf, samples])
+        out.extend(self._score(final=False))
+        return out
+
+    def flush(self) -> list[SoundEvent]:
+        """End of stream: score the tail (zero-padded) and close all events."""
+        out = self._score(final=True)
+        out.extend(self.tracker.close())
+        ready = prefer_specific(self._pending + out, self._recent + self._pending + out, self.scorer.labels)
+        self._pending, self._recent = [], []
+        self._buf, self._buf_start = np.zeros(0, np.float32), None
+        return sorted(ready, key=lambda e: (e.start, e.label))
+
+    def _score(self, final: bool) -> list[SoundEvent]:
+        assert self._buf_start is not None or not len(self._buf)
+        p, h = self.scorer.patch_samples, self.scorer.hop_samples
+        buf = self._buf
+        if final and len(buf) < p:
+            unscored = len(buf) if self._first_patch else len(buf) - (p - h)
+            if unscored >= _MIN_TAIL * AUDIO_SAMPLE_RATE:
+                buf = np.concatenate([buf, np.zeros(p - len(buf), np.float32)])
+        n = 0 if len(buf) < p else 1 + (len(buf) - p) // h
+        if not n or self._buf_start is None:
+            return []
+        scores = self.scorer.score_patches(buf[: (n - 1) * h + p])
+        closed: list[SoundEvent] = []
+        for k in range(n):
+            t0 = self._origin + (self._consumed + k * h) / AUDIO_SAMPLE_RATE
+            # Each patch stands for its central hop; the first one also for the lead-in.
+            lo = t0 if (self._first_patch and k == 0) else t0 + (p - h) / 2 / AUDIO_SAMPLE_RATE
+            hi = t0 + (p + h) / 2 / AUDIO_SAMPLE_RATE
+            closed.extend(self.tracker.push(lo, hi, scores[k]))
+            self._covered = hi
+        self._first_patch = False
+        consumed = n * h
+        self._buf = self._buf[min(consumed, len(self._buf)):]
+        self._consumed += consumed
+        self._buf_start = self._origin + self._consumed / AUDIO_SAMPLE_RATE
+        return self._release(closed)
+
+    def _release(self, closed: list[SoundEvent]) -> list[SoundEvent]:
+        """Emit closed events no open (possibly more specific) event can still overlap."""
+        self._pending.extend(closed)
+        open_now = self.tracker.open_spans()
+        earliest_open = min((e.start for e in open_now), default=np.inf)
+        horizon = self._covered - 30.0  # never hold an event longer than this behind a long open one
+        ready = [e for e in self._pending if e.end <= earliest_open or e.end < horizon]
+        if not ready:
+            return []
+        self._pending = [e for e in self._pending if e not in ready]
+        context = self._recent + ready + self._pending + open_now
+        out = prefer_specific(ready, context, self.scorer.labels)
+        self._recent = [e for e in self._recent + ready if e.end > self._covered - self._CONTEXT_SECONDS]
+        return out
