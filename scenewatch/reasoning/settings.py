@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from scenewatch._settings_base import Section
@@ -10,7 +12,7 @@ from scenewatch._settings_base import Section
 class ReasonerSettings(Section):
     """Which reasoner answers and how."""
 
-    backend: str = Field("llama-cpp", description="registered reasoner name")
+    backend: str = Field("llama-cpp", description="registered reasoner name (llama-cpp, openai, qwen-vl, none)")
     model: str = Field("qwen2.5-1.5b", description="embedded GGUF name, a path, or a model id")
     endpoint: str | None = Field(None, description="OpenAI-compatible base URL (openai backend)")
     api_key: str | None = Field(None, description="API key for the endpoint")
@@ -19,3 +21,9 @@ class ReasonerSettings(Section):
     threads: int = Field(2, ge=1, le=64)
     context_tokens: int = Field(2048, ge=256)
     timeout: float = Field(60.0, gt=0)
+    min_confidence: float = Field(0.3, ge=0, le=1, description="rows under this are ignored when answering")
+    merge_gap: float = Field(1.0, ge=0, description="seconds of missing per-frame rows bridged when merging spans")
+    phrase: Literal["never", "open", "always"] = Field(
+        "open", description="when the model phrases answers: never (code only), open (what/describe), always")
+    model_screen: bool = Field(False, description="also ask the model whether scene text is an injection")
+    max_pixels: int = Field(448 * 448, ge=28 * 28, description="pixel budget per frame for vision-language models")

@@ -107,6 +107,7 @@ class Pipeline:
         self.on_observations = on_observations
         self.stop = stop or threading.Event()
         self.ring: FrameRing | None = None
+        self.summaries: list[RunSummary] = []  # of the current/last run, also when it raised
 
     # ------------------------------------------------------------------ public
     def run(self, uri: str, until: float | None = None, restart: bool = False) -> list[RunSummary]:
@@ -118,12 +119,12 @@ class Pipeline:
             restart: forget earlier progress and ingest from the start.
         """
         sources = expand_sources(uri, self.config.ingest, self.stop)
-        summaries = []
+        self.summaries = []
         for source in sources:
             if self.stop.is_set():
                 break
-            summaries.append(self.run_source(source, until=until, restart=restart))
-        return summaries
+            self.summaries.append(self.run_source(source, until=until, restart=restart))
+        return list(self.summaries)
 
     def run_source(self, source: MediaSource, until: float | None = None, restart: bool = False) -> RunSummary:
         """Ingest one opened source."""

@@ -15,7 +15,7 @@ from typing import Any
 from scenewatch.config import Config
 from scenewatch.ingest.sources import expand_sources
 from scenewatch.memory.store import TimelineStore
-from scenewatch.runtime.pipeline import ObservationHook, Pipeline, Progress, RunSummary
+from scenewatch.runtime.pipeline import Pipeline, Progress, RunSummary
 from scenewatch.types import Observation, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,30 @@ def probe(uri: str, config: Config | None = None) -> list[SourceInfo]:
     return infos
 
 
-def _trigger_hook(config: Config, store: TimelineStore) -> ObservationHook | None:
-    """The trigger engine's hook, if the triggers package provides one."""
-    try:
-        from scenewatch.triggers.engine import build_hook
-    except ImportError:
-        return None
-    hook: ObservationHook | None = build_hook(config, store)
-    return hook
+class _Triggers:
+    """The trigger engine wired to one run: configured rules plus rules compiled from ``--for``."""
+
+    def __init__(self, config: Config, store: TimelineStore) -> None:
+        from scenewatch.triggers.actions import OutboxWorker
+        from scenewatch.triggers.engine import TriggerEngine
+        from scenewatch.triggers.rules import rules_from_phrases
+
+        settings = config.triggers.model_copy(
+            update={"rules": [*config.triggers.rules, *rules_from_phrases(list(config.concepts))]})
+        self.engine = TriggerEngine(settings, store)
+        self.worker = OutboxWorker(self.engine.dispatcher).start() if settings.rules else None
+
+    def hook(self, rows: list[Observation]) -> int:
+        """Evaluate rules on committed rows; events are stored and actions queued by the engine."""
+        return len(self.engine.on_observations(rows))
+
+    def finish(self, summaries: list[RunSummary]) -> None:
+        """Let absence rules see the end of each source, then flush due deliveries."""
+        for s in summaries:
+            s.events += len(self.engine.advance(s.source_id, s.media_time))
+        if self.worker is not None:
+            self.worker.stop()
+            self.engine.dispatcher.deliver_due()
 
 
 def _index_vectors(config: Config, store: TimelineStore) -> None:
@@ -78,9 +94,12 @@ def watch(
         stop: event that stops the run cleanly.
     """
     with open_store(config) as store:
-        pipeline = Pipeline(config, store, on_progress=on_progress,
-                            on_observations=_trigger_hook(config, store), stop=stop)
-        summaries = pipeline.run(uri, until=until, restart=restart)
+        triggers = _Triggers(config, store)
+        pipeline = Pipeline(config, store, on_progress=on_progress, on_observations=triggers.hook, stop=stop)
+        try:
+            summaries = pipeline.run(uri, until=until, restart=restart)
+        finally:
+            triggers.finish(pipeline.summaries)
         _index_vectors(config, store)
         return summaries
 

@@ -10,6 +10,7 @@ Everything is a pure function of the truth and a seed.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,10 +46,14 @@ class TruthObject:
         """Box at time ``t``, or ``None`` when not visible."""
         if not self.start <= t < self.end:
             return None
+        box = self._interpolate(t)
+        return (max(0.0, box[0]), max(0.0, box[1]), box[2], box[3])
+
+    def _interpolate(self, t: float) -> Box:
         pts = self.path
         if t <= pts[0][0]:
             return pts[0][1]
-        for (t0, b0), (t1, b1) in zip(pts, pts[1:], strict=False):
+        for (t0, b0), (t1, b1) in itertools.pairwise(pts):
             if t0 <= t <= t1:
                 a = 0.0 if t1 == t0 else (t - t0) / (t1 - t0)
                 return tuple(round(x0 + a * (x1 - x0), 1) for x0, x1 in zip(b0, b1, strict=True))  # type: ignore[return-value]

@@ -24,7 +24,7 @@ def front_door() -> SceneTruth:
         name="front_door", source_id="synth-front-door", duration=30.0, width=640, height=360,
         objects=(
             TruthObject("circle", "sports ball", 1, 2.04, 6.0,
-                        ((2.04, (0.0, 84.0, 2.0 * r - 21, 140.0)), (6.0, (640 - 2.0 * r + 21, 84.0, 640.0, 140.0))),
+                        ((2.0, (-2.0 * r, 84.0, 0.0, 140.0)), (6.0, (640.0, 84.0, 640.0 + 2 * r, 140.0))),
                         "a red ball rolls left to right"),
             TruthObject("box", "package", 2, 8.04, 20.0,
                         ((8.04, (600.0, 172.0, 640.0, 322.0)), (9.0, (350.0, 172.0, 600.0, 322.0)),

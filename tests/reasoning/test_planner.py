@@ -1,0 +1,63 @@
+"""Planning is deterministic: every benchmark question gets the intended intent and subjects."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenewatch.reasoning.planner import plan
+from scenewatch.synth.questions import questions
+
+
+@pytest.mark.parametrize("q", questions(), ids=lambda q: q.text)
+def test_every_question_plans_to_its_intent(q) -> None:
+    assert plan(q.text).intent == q.intent
+
+
+def test_subjects_windows_and_moments() -> None:
+    p = plan("When did the car leave?")
+    assert [s.name for s in p.subjects] == ["car"] and p.moment == "last"
+    assert plan("When did the car arrive?").moment == "first"
+    p = plan("How many people were there in the first 15 seconds?")
+    assert p.intent == "count" and p.until == 15.0 and p.since is None
+    p = plan("What happened between 5 and 10 s?")
+    assert (p.since, p.until) == (5.0, 10.0)
+    assert plan("Was anyone here in the last 2 minutes?").last_seconds == 120.0
+    p = plan("When did the car honk?")
+    assert [s.name for s in p.subjects] == ["car horn"], "the horn, not the car, is asked about"
+    p = plan("When did someone say to lock the door?")
+    assert p.subjects[0].name == "speech" and p.subjects[0].phrase == "lock the door"
+    p = plan("What does the label on the package say?")
+    assert p.intent == "what-text" and [s.name for s in p.subjects] == ["text", "package"]
+    p = plan("Did the knock happen before the phone rang?")
+    assert p.intent == "order" and p.polar and p.relation == "before"
+    p = plan("When was the package delivered and what does the label say?")
+    assert p.intent == "when" and p.then is not None and p.then.intent == "what-text"
+
+
+def test_store_vocabulary_and_unknown_subjects() -> None:
+    assert plan("Was there a tv?", {"tv": "object"}).subjects[0].labels == ("tv",)
+    p = plan("Was there a giraffe?")
+    assert p.intent == "yes-no" and not p.subjects and p.unresolved == ("giraffe",)
+
+
+class _FakeModel:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def complete(self, messages, schema=None, max_tokens=None, images=()):
+        self.calls += 1
+        return '{"intent": "count", "subjects": ["dogs"]}'
+
+    def close(self) -> None:
+        pass
+
+
+def test_model_fallback_only_when_rules_miss() -> None:
+    model = _FakeModel()
+    assert plan("When did the doorbell ring?", reasoner=model).planner == "rules"
+    assert model.calls == 0
+    p = plan("Tally up the dogs for me", reasoner=model)
+    assert p.planner == "model" and p.intent == "count" and p.subjects[0].name == "dog"
+    assert model.calls == 1
