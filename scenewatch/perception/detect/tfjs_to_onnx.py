@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from scenewatch.errors import ScenewatchError
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 OPSET = 18
 
 _TF_DTYPES: dict[str, Any] = {
@@ -113,6 +113,7 @@ class _Builder:
     alias: dict[str, str] = field(default_factory=dict)
     transposed: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
     conv_of: dict[str, Any] = field(default_factory=dict)
+    zero_pad_of: dict[str, tuple[str, NDArray[np.int64]]] = field(default_factory=dict)
     counter: int = 0
 
     def name(self, tf_name: str) -> str:
@@ -204,7 +205,8 @@ def _emit(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: str) 
     elif op in ("Relu", "Sigmoid", "Tanh"):
         b.add(op, [b.name(ins[0])], [out])
     elif op == "Relu6":
-        b.add("Clip", [b.name(ins[0]), b.const(np.float32(0), "lo"), b.const(np.float32(6), "hi")], [out])
+        lo, hi = b.const(np.array(0, np.float32), "lo"), b.const(np.array(6, np.float32), "hi")
+        b.add("Clip", [b.name(ins[0]), lo, hi], [out])
     elif op == "LeakyRelu":
         b.add("LeakyRelu", [b.name(ins[0])], [out], alpha=float(_attr_scalar(node, "alpha", "f", 0.2)))
     elif op in ("Pad", "PadV2", "MirrorPad"):
@@ -215,6 +217,8 @@ def _emit(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: str) 
             args.append(b.const(np.asarray(c[ins[2]], np.float32).reshape(()), "padval"))
         mode = _attr_str(node, "mode", "REFLECT").lower() if op == "MirrorPad" else "constant"
         b.add("Pad", args, [out], mode=mode)
+        if op == "Pad" and len(pads) == 4 and b.consumers[out] == 1:
+            b.zero_pad_of[out] = (args[0], onnx_pads)
     elif op == "Transpose":
         res = b.transpose(b.name(ins[0]), c[ins[1]].tolist(), out)
         if res != out:
@@ -246,11 +250,12 @@ def _emit(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: str) 
             mode = "asymmetric"
         x = b.transpose(b.name(ins[0]), _NHWC_TO_NCHW, b.fresh(f"{out}/nchw"))
         # sizes = shape(x)[:2] ++ (h, w); onnxruntime folds this for static shapes.
-        shape, head, sizes, y = (b.fresh(f"{out}/{s}") for s in ("shape", "nc", "sizes", "resize"))
-        b.add("Shape", [x], [shape])
-        b.add("Slice", [shape, b.const(np.array([0], np.int64), "s0"), b.const(np.array([2], np.int64), "s1")], [head])
-        b.add("Concat", [head, b.const(size, "hw")], [sizes], axis=0)
-        b.add("Resize", [x, "", "", sizes], [y], mode="linear" if op == "ResizeBilinear" else "nearest",
+        shape_t, head_t, sizes_t, y = (b.fresh(f"{out}/{s}") for s in ("shape", "nc", "sizes", "resize"))
+        b.add("Shape", [x], [shape_t])
+        b.add("Slice", [shape_t, b.const(np.array([0], np.int64), "s0"), b.const(np.array([2], np.int64), "s1")],
+              [head_t])
+        b.add("Concat", [head_t, b.const(size, "hw")], [sizes_t], axis=0)
+        b.add("Resize", [x, "", "", sizes_t], [y], mode="linear" if op == "ResizeBilinear" else "nearest",
               coordinate_transformation_mode=mode)
         res = b.transpose(y, _NCHW_TO_NHWC, out)
         if res != out:
@@ -293,6 +298,12 @@ def _emit_conv(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: 
     if padding == "EXPLICIT":
         raise TfjsConversionError(f"{node['name']}: explicit conv padding is not supported")
     x = b.transpose(b.name(ins[0]), _NHWC_TO_NCHW, b.fresh(f"{out}/nchw"))
+    pad_attr: dict[str, Any] = {"auto_pad": "SAME_UPPER" if padding == "SAME" else "VALID"}
+    pad = b.zero_pad_of.get(x)
+    if padding == "VALID" and pad is not None and not pad[1][[0, 1, 4, 5]].any():
+        # Zero Pad (NCHW) feeding only this conv: fold it into the conv's own pads.
+        x = pad[0]
+        pad_attr = {"pads": [int(v) for v in pad[1][[2, 3, 6, 7]]]}
     y = b.fresh(f"{out}/conv")
     inputs = [x, b.const(np.ascontiguousarray(weight, np.float32), "W")]
     if op == "_FusedConv2D":
@@ -302,15 +313,14 @@ def _emit_conv(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: 
             fused = fused[1:]
     else:
         fused = []
-    conv = b.add("Conv", inputs, [y], strides=strides, dilations=dil, group=group,
-                 auto_pad="SAME_UPPER" if padding == "SAME" else "VALID")
+    conv = b.add("Conv", inputs, [y], strides=strides, dilations=dil, group=group, **pad_attr)
     tail = y
     for f in fused:
         nxt = b.fresh(f"{out}/{f}")
         if f == "Relu":
             b.add("Relu", [tail], [nxt])
         elif f == "Relu6":
-            b.add("Clip", [tail, b.const(np.float32(0), "lo"), b.const(np.float32(6), "hi")], [nxt])
+            b.add("Clip", [tail, b.const(np.array(0, np.float32), "lo"), b.const(np.array(6, np.float32), "hi")], [nxt])
         elif f == "LeakyRelu":
             b.add("LeakyRelu", [tail], [nxt], alpha=float(_attr_scalar(node, "leakyrelu_alpha", "f", 0.2)))
         else:

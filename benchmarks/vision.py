@@ -1,0 +1,200 @@
+"""Vision benchmark: detector speed at 640×360, tracker overhead, end-to-end stage, RSS, bbox mAP.
+
+Run alone (it is CPU-bound): ``.venv/bin/python benchmarks/vision.py [--frames 60] [--images 120]``.
+Prints results; writes nothing.
+
+mAP: there is no COCO val set on these machines, so the benchmark builds a COCO-format set
+itself: real person crops from ``video/sam2_bedroom.mp4`` (two poses of one girl, boxes
+checked by eye) pasted at random sizes and places onto plain and textured backgrounds,
+with exact ground-truth boxes; 1–3 people per image. This measures person AP of the shipped
+model on composites, which is *not* comparable to the published COCO val2017 figure
+printed next to it (80 classes, real clutter, small objects).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+BEDROOM = FIXTURES / "video" / "sam2_bedroom.mp4"
+SCENE = FIXTURES / "scene" / "scene.mp4"
+PERSON_CROPS = ((180, (316, 29, 513, 400)), (0, (314, 13, 515, 396)))  # (frame index, xyxy)
+# NanoDet README: NanoDet-g (CSP backbone, LeakyReLU, reg_max 10 — what this graph looks like), 416×416.
+PUBLISHED = "NanoDet-g 416: COCO val2017 mAP@[.5:.95] 22.9 (NanoDet README); NanoDet-m 416: 23.5"
+
+
+def bedroom_frames(indices: set[int]) -> dict[int, np.ndarray]:
+    import av
+
+    out = {}
+    with av.open(str(BEDROOM)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i in indices:
+                out[i] = f.to_ndarray(format="rgb24")
+            if len(out) == len(indices):
+                break
+    return out
+
+
+def timed(fn: Any, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def summary(ms: list[float]) -> str:
+    p95 = sorted(ms)[max(0, int(len(ms) * 0.95) - 1)]
+    return f"mean {statistics.mean(ms):6.1f} ms  p50 {statistics.median(ms):6.1f}  p95 {p95:6.1f}"
+
+
+def bench_detector(n: int) -> tuple[Any, list[Any]]:
+    from PIL import Image
+
+    from scenewatch.perception.detect.nanodet_onnx import COCO_LABELS, NanoDetDetector, letterbox
+    from scenewatch.perception.track.bytetrack import ByteTrack
+    from scenewatch.types import Frame
+
+    t0 = time.perf_counter()
+    det = NanoDetDetector()
+    print(f"detector load (verified, cached ONNX): {time.perf_counter() - t0:.2f} s")
+    frames = bedroom_frames(set(range(0, 200, 4)))
+    small = [np.asarray(Image.fromarray(frames[i]).resize((640, 360))) for i in sorted(frames)]
+    kfs = [Frame(img, i / 7.5, "bench", i) for i, img in enumerate(small)]
+    for f in kfs[:3]:
+        det.detect(f, COCO_LABELS)
+    it = iter(range(10**9))
+    ms = timed(lambda: det.detect(kfs[next(it) % len(kfs)], COCO_LABELS), n)
+    print(f"nanodet detect 640x360 (all 80 labels), {n} keyframes: {summary(ms)}  "
+          f"→ {1000 / statistics.mean(ms):.1f} keyframes/s (target ≥ 10)")
+    tensor = letterbox(kfs[0].image)[0]
+    ms_net = timed(lambda: det.raw_outputs(tensor), n)
+    ms_pre = timed(lambda: letterbox(kfs[0].image), n)
+    print(f"  of which network {statistics.mean(ms_net):.1f} ms, letterbox+normalise {statistics.mean(ms_pre):.1f} ms")
+    dets = [det.detect(f, ["person"]) for f in kfs]
+    tracker = ByteTrack()
+    it2 = iter(range(10**9))
+
+    def step() -> None:
+        i = next(it2)
+        tracker.update(dets[i % len(dets)], timestamp=i / 7.5)
+
+    ms_tr = timed(step, max(n, len(dets)))
+    print(f"bytetrack update ({statistics.mean([len(d) for d in dets]):.1f} boxes/keyframe): {summary(ms_tr)}  "
+          f"= {100 * statistics.mean(ms_tr) / statistics.mean(ms):.1f} % of detection time")
+    return det, kfs
+
+
+def bench_stage(det: Any) -> None:
+    from scenewatch.perception.detect.service import detect_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for path, concepts in ((BEDROOM, "person"), (SCENE, "person, car, dog")):
+            t0 = time.perf_counter()
+            obs = detect_file(path, concepts, media_dir=Path(tmp), detector=det)
+            dt = time.perf_counter() - t0
+            samples = sum(o.payload.get("samples", 0) for o in obs)
+            print(f"detect_file {path.name} (decode + keyframes + detect + track + thumbnails): {dt:.2f} s, "
+                  f"{len(obs)} tracks, {samples} tracked boxes")
+
+
+def composite_dataset(n_images: int, seed: int = 0) -> tuple[list[np.ndarray], dict[str, Any]]:
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    frames = bedroom_frames({i for i, _ in PERSON_CROPS})
+    crops = [frames[i][y1:y2, x1:x2] for i, (x1, y1, x2, y2) in PERSON_CROPS]
+    images, annotations, infos = [], [], []
+    for k in range(n_images):
+        h, w = 360, 640
+        if k % 2:
+            bg = rng.integers(60, 200, (h // 20 + 1, w // 20 + 1, 3)).astype(np.uint8)
+            img = np.asarray(Image.fromarray(bg).resize((w, h), Image.Resampling.BICUBIC)).copy()
+        else:
+            img = np.full((h, w, 3), rng.integers(90, 230, 3), np.uint8)
+        placed: list[tuple[int, int, int, int]] = []
+        for _ in range(int(rng.integers(1, 4))):
+            crop = crops[int(rng.integers(len(crops)))]
+            ph = int(rng.integers(60, 330))
+            pw = max(2, round(crop.shape[1] * ph / crop.shape[0]))
+            if pw >= w:
+                continue
+            x, y = int(rng.integers(0, w - pw)), int(rng.integers(0, h - ph + 1))
+            box = (x, y, x + pw, y + ph)
+            if any(not (box[2] <= b[0] or b[2] <= box[0] or box[3] <= b[1] or b[3] <= box[1]) for b in placed):
+                continue  # keep people apart: overlap would hide ground truth
+            img[y:y + ph, x:x + pw] = np.asarray(Image.fromarray(crop).resize((pw, ph), Image.Resampling.BILINEAR))
+            placed.append(box)
+            annotations.append({"id": len(annotations) + 1, "image_id": k + 1, "category_id": 1,
+                                "bbox": [x, y, pw, ph], "area": pw * ph, "iscrowd": 0})
+        images.append(img)
+        infos.append({"id": k + 1, "width": w, "height": h, "file_name": f"composite_{k}.png"})
+    coco = {"images": infos, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]}
+    return images, coco
+
+
+def bench_map(n_images: int) -> None:
+    try:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+    except ImportError:
+        print("mAP: skipped (pip install pycocotools)")
+        return
+    import contextlib
+    import io
+
+    from scenewatch.perception.detect.nanodet_onnx import NanoDetDetector
+    from scenewatch.perception.detect.settings import DetectSettings
+    from scenewatch.types import Frame
+
+    det = NanoDetDetector(DetectSettings(score_threshold=0.05, nms_iou=0.6))
+    images, gt = composite_dataset(n_images)
+    results = []
+    for k, img in enumerate(images):
+        d = det.detect(Frame(img, 0.0, "coco"), ["person"])
+        for box, score in zip(d.xyxy.tolist(), d.scores.tolist(), strict=True):
+            results.append({"image_id": k + 1, "category_id": 1, "score": score,
+                            "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]]})
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        gt_path = Path(tmp) / "gt.json"
+        gt_path.write_text(json.dumps(gt))
+        coco = COCO(str(gt_path))
+        ev = COCOeval(coco, coco.loadRes(results) if results else coco.loadRes([]), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    print(f"bbox mAP on {len(images)} composite images / {len(gt['annotations'])} people (person class): "
+          f"AP@[.5:.95] {100 * ev.stats[0]:.1f}  AP50 {100 * ev.stats[1]:.1f}  AP75 {100 * ev.stats[2]:.1f}  "
+          f"AR@100 {100 * ev.stats[8]:.1f}")
+    print(f"  published (not comparable, see docstring): {PUBLISHED}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=60, help="keyframes to time")
+    parser.add_argument("--images", type=int, default=120, help="composite images for mAP")
+    parser.add_argument("--skip-map", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    det, _ = bench_detector(args.frames)
+    bench_stage(det)
+    if not args.skip_map:
+        bench_map(args.images)
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The ``objects`` stage: detect the user's concepts on keyframes, track them, gate presence.
+
+Per keyframe: detector → tracker → :class:`~scenewatch.perception.track.presence.TrackBook`.
+The stage sets ``shared.detections`` (tracked boxes with user concepts) for later stages
+(OCR reads inside them) and emits one ``object`` observation per present track with key
+``object:<track>``, ``final=False`` while the track is open and ``final=True`` when it ends.
+
+On a static scene (a ``floor`` keyframe with almost no change) the last detections are
+reused instead of running the detector again, but never for longer than
+``reprompt_seconds``: the periodic re-detection re-finds lost objects and corrects drift.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from scenewatch.errors import ScenewatchError
+from scenewatch.perception.detect import DETECTORS, Detector
+from scenewatch.perception.detect.settings import DetectSettings
+from scenewatch.perception.track import TRACKERS, Tracker
+from scenewatch.perception.track.presence import TrackBook, TrackRecord
+from scenewatch.runtime.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
+from scenewatch.types import Detections, Keyframe, Observation
+
+log = logging.getLogger(__name__)
+
+STATIC_CHANGE = 0.01  # mean abs. difference (0..1) under which a floor keyframe counts as static
+#: Prompts for open-vocabulary detectors when the user named no concepts.
+DEFAULT_OPEN_CONCEPTS = ("person", "car", "dog", "cat", "package", "bicycle")
+
+
+def build_tracking_detector(settings: DetectSettings) -> Detector:
+    """The registered detector, returning boxes down to ``low_score_threshold`` for the tracker."""
+    low = min(settings.low_score_threshold, settings.score_threshold)
+    detector: Detector = DETECTORS.get(settings.backend)(settings.model_copy(update={"score_threshold": low}))
+    return detector
+
+
+def object_targets(detector: Detector, concepts: Sequence[str], settings: DetectSettings,
+                   strict: bool) -> dict[str, tuple[str, ...]]:
+    """Detector prompt → the user concepts it answers.
+
+    Closed-vocabulary detectors get concepts mapped onto their labels; open-vocabulary ones
+    take the concepts as prompts. With no concepts a closed detector watches all its labels.
+
+    Raises:
+        ScenewatchError: ``strict`` and none of the concepts can be seen by this detector.
+    """
+    if detector.vocabulary is None:
+        prompts = tuple(dict.fromkeys(c.strip() for c in concepts if c.strip())) or DEFAULT_OPEN_CONCEPTS
+        if len(prompts) > settings.max_concepts:
+            raise ScenewatchError(f"{len(prompts)} concepts given; at most {settings.max_concepts} are accepted")
+        return {p: (p,) for p in prompts}
+    if not concepts and not strict:
+        return {label: () for label in detector.vocabulary}
+    from scenewatch.perception.concepts import ConceptMapper
+
+    mapper = ConceptMapper(threshold=settings.concept_threshold, object_labels=detector.vocabulary,
+                           max_concepts=settings.max_concepts)
+    cmap = mapper.map(list(concepts))
+    targets = cmap.labels_for("objects")
+    if not targets and strict:
+        elsewhere = [f"{m.concept!r} → {', '.join(f'{t.stage}:{t.label}' for t in m.targets)}"
+                     for m in cmap.mappings if m.targets]
+        hint = f" ({'; '.join(elsewhere)})" if elsewhere else ""
+        names = ", ".join(m.concept for m in cmap.mappings)
+        raise ScenewatchError(f"the {detector.name} detector cannot see any of: {names}{hint}")
+    for m in cmap.mappings:
+        if not m.perceivable:
+            log.warning("concept %r: %s", m.concept, m.note)
+    return targets
+
+
+def track_observation(rec: TrackRecord, source_id: str, detector: str,
+                      wall_offset: float | None = None) -> Observation:
+    """The timeline row for one track."""
+    concepts = list(rec.concepts) or [rec.label]
+    payload: dict[str, Any] = {
+        "concept": concepts[0],
+        "concepts": concepts,
+        "boxes": [[t, *box, score] for t, box, score in rec.boxes],
+        "thumbnail": rec.thumbnail,
+        "detector": detector,
+        "samples": len(rec.boxes),
+    }
+    if rec.mask_rle is not None:
+        payload["mask_rle"] = rec.mask_rle
+    text = rec.label if concepts == [rec.label] else f"{rec.label} ({', '.join(concepts)})"
+    box = tuple(rec.best_box) if len(rec.best_box) == 4 else None
+    return Observation(
+        kind="object", source_id=source_id, start=rec.first_seen, end=rec.last_seen, label=rec.label,
+        text=text, confidence=min(1.0, max(0.0, rec.best_score)), box=box,  # type: ignore[arg-type]
+        track_id=rec.track_id, payload=payload,
+        wall_start=None if wall_offset is None else wall_offset + rec.first_seen,
+    )
+
+
+class ObjectStage(BaseStage):
+    """Detect → track → presence-gate the user's concepts on keyframes.
+
+    Args:
+        ctx: stage context (config, source, media dir, concepts).
+        detector: an already built detector (tests, benchmarks); default from the registry.
+        tracker: an already built tracker; default from the registry.
+    """
+
+    name: ClassVar[str] = "objects"
+    inputs: ClassVar[frozenset[StageInput]] = frozenset({"keyframe"})
+
+    def __init__(self, ctx: StageContext, detector: Detector | None = None, tracker: Tracker | None = None) -> None:
+        self.ctx = ctx
+        self.settings = ctx.config.perception.detect
+        concepts = ctx.concepts or tuple(ctx.config.concepts)
+        self.detector = detector or build_tracking_detector(self.settings)
+        self.targets = object_targets(self.detector, concepts, self.settings, strict=False)
+        self.prompts = tuple(self.targets)
+        self.tracker = tracker or TRACKERS.get(self.settings.tracker)(self.settings)
+        self.book = TrackBook(self.settings, ctx.media_dir, self.targets)
+        self._last: Detections | None = None
+        self._last_detect = float("-inf")
+        self._wall_offset: float | None = None
+        self.detector_runs = 0
+
+    def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
+        """Detect (or reuse on a static scene), track, and emit present tracks."""
+        if not self.prompts:
+            return []
+        frame = keyframe.frame
+        t = frame.pts
+        if self._wall_offset is None and frame.wall_time is not None:
+            self._wall_offset = frame.wall_time - t
+        static = keyframe.reason == "floor" and keyframe.change < STATIC_CHANGE
+        if self._last is not None and static and t - self._last_detect < self.settings.reprompt_seconds:
+            dets = self._last
+        else:
+            dets = self.detector.detect(frame, self.prompts)
+            self._last, self._last_detect = dets, t
+            self.detector_runs += 1
+        dets = self._with_user_concepts(dets)
+        tracked = self.tracker.update(dets, timestamp=t)
+        assert tracked.track_ids is not None
+        # weak boxes that continued no track are noise
+        tracked = tracked.subset((tracked.track_ids >= 0) | (tracked.scores >= self.settings.score_threshold))
+        shared.detections = tracked
+        update = self.book.update(t, tracked, frame)
+        src = self.ctx.source.id
+        name = self.detector.name
+        emits = [Emit(track_observation(r, src, name, self._wall_offset), f"object:{r.track_id}", False)
+                 for r in update.open]
+        emits += [Emit(track_observation(r, src, name, self._wall_offset), f"object:{r.track_id}", True)
+                  for r in update.closed]
+        return emits
+
+    def close(self) -> list[Emit]:
+        """Finalise every present track."""
+        src = self.ctx.source.id
+        return [Emit(track_observation(r, src, self.detector.name, self._wall_offset), f"object:{r.track_id}", True)
+                for r in self.book.close_all()]
+
+    def _with_user_concepts(self, dets: Detections) -> Detections:
+        assert dets.concepts is not None
+        concepts = tuple((self.targets.get(c) or self.targets.get(lab) or (c or lab,))[0]
+                         for c, lab in zip(dets.concepts, dets.labels, strict=True))
+        return Detections(dets.xyxy, dets.scores, dets.labels, dets.track_ids, dets.masks, concepts)
