@@ -83,6 +83,9 @@ def draft(f: Finding) -> str:
             return f"Speech started at {t(s.start)} (until {t(s.end)}): \"{s.text}\"."
         if s.kind == "sound":
             return f"The {name} was heard at {t(s.start)} (until {t(s.end)})."
+        if s.kind == "text" and subject is not None and "object" in subject.kinds:
+            return (f"The {name} was first seen at {t(s.start)}, by its label \"{s.text}\" "
+                    f"(visible until {t(s.end)}; the detector has no {name} class).")
         return f"The {name} was first seen at {t(s.start)} (visible until {t(s.end)})."
     if q.intent == "count":
         n = int(f.value or 0)

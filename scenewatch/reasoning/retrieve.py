@@ -279,7 +279,26 @@ class Retriever:
     def _subject_spans(self, q: Query) -> tuple[list[Span], list[Observation], int, Subject | None]:
         subject = q.subjects[0] if q.subjects else None
         spans, low, withheld = self.spans(q, subject)
+        if not spans and not low and subject is not None and "object" in subject.kinds:
+            spans = self._proxy_spans(q, subject)
         return spans, low, withheld, subject
+
+    def _proxy_spans(self, q: Query, subject: Subject) -> list[Span]:
+        """Text that stands for an object the detector has no class for (a package by its label).
+
+        Uses the concept mapping's synonym table (``PRIORITY MAIL`` → package); only when the
+        store holds no row of the object itself, so a real detection always wins.
+        """
+        from scenewatch.perception.concepts import SYNONYMS
+
+        words = {label.lower() for stage, label in SYNONYMS.get(subject.name, []) if stage == "text"}
+        if not words:
+            return []
+        since, until = self._window(q)
+        rows = [r for r in self.store.observations(source_id=q.source_id, kinds=["text"], since=since, until=until,
+                                                   min_confidence=self.min_confidence)
+                if any(w in r.text.lower() for w in words) and not self._flagged(r.text)]
+        return merge_spans(rows, self.merge_gap)
 
     def _when(self, q: Query) -> Finding:
         spans, low, withheld, subject = self._subject_spans(q)
