@@ -95,8 +95,32 @@ CREATE TABLE outbox (
 );
 """
 
+# Vector index (memory/vectors.py): one float32 vector per observation, deleted with it (FK
+# cascade) and when its label/text changes, so the index can never describe a row it no longer matches.
+# Rows only ever append (AUTOINCREMENT) and deletions are counted, so an in-memory cache can tell
+# cheaply what changed.
+SCHEMA_V2_VECTORS = """
+CREATE TABLE vector_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE observation_vectors (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    observation_id INTEGER NOT NULL UNIQUE REFERENCES observations(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
+CREATE TRIGGER observation_vectors_stale AFTER UPDATE OF label, text ON observations
+WHEN old.label IS NOT new.label OR old.text IS NOT new.text BEGIN
+    DELETE FROM observation_vectors WHERE observation_id = old.id;
+END;
+INSERT INTO vector_meta(key, value) VALUES ('deletions', '0');
+CREATE TRIGGER observation_vectors_deleted AFTER DELETE ON observation_vectors BEGIN
+    UPDATE vector_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'deletions';
+END;
+"""
+
 # Each entry upgrades the schema by one version; append, never edit a shipped one.
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [SCHEMA_V1]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [SCHEMA_V1, SCHEMA_V2_VECTORS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _OBS_COLUMNS = 'id, source_id, kind, start, "end", wall_start, label, text, confidence, box, track_id, payload'

