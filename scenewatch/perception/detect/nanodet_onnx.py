@@ -27,6 +27,7 @@ from scenewatch.perception.detect import human_models
 from scenewatch.perception.detect.boxes import nms
 from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.types import Detections, Frame
+from scenewatch.weights import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def nanodet_onnx_path(cache_dir: Path | None = None) -> Path:
     tmp = onnx_path.with_suffix(".onnx.part")
     tmp.write_bytes(data)
     os.replace(tmp, onnx_path)
-    digest_path.write_text(human_models.sha256_file(onnx_path), encoding="utf-8")
+    digest_path.write_text(sha256_file(onnx_path), encoding="utf-8")
     return onnx_path
 
 

