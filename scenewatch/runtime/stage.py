@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from scenewatch.types import AudioChunk, Detections, Keyframe, Observation, SourceInfo
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from scenewatch.config import Config
 
 StageInput = Literal["keyframe", "audio"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +104,48 @@ class BaseStage:
     def close(self) -> list[Emit]:
         """Nothing to finalise unless overridden."""
         return []
+
+
+class AudioStream(Protocol[T]):
+    """Something that turns audio chunks into finished items (segments, sound events)."""
+
+    def push(self, chunk: AudioChunk) -> list[T]:
+        """Add a chunk; return the items that are now final."""
+        ...
+
+    def flush(self) -> list[T]:
+        """The source ended: return what is still open."""
+        ...
+
+
+class StreamingAudioStage(BaseStage, Generic[T]):
+    """An audio stage over a streaming recogniser; subclasses say how an item becomes a row.
+
+    Keeps the live source's wall-clock offset so rows carry ``wall_start`` too.
+    """
+
+    inputs: ClassVar[frozenset[StageInput]] = frozenset({"audio"})
+
+    def __init__(self, source_id: str, stream: AudioStream[T]) -> None:
+        self.source_id = source_id
+        self._stream = stream
+        self._wall_offset: float | None = None  # wall_time - media time, for live sources
+
+    def to_observation(self, item: T, wall_start: float | None) -> Observation:
+        """The timeline row for one finished item."""
+        raise NotImplementedError
+
+    def on_audio(self, chunk: AudioChunk) -> list[Emit]:
+        """Feed the chunk; emit the items that became final."""
+        if chunk.wall_time is not None:
+            self._wall_offset = chunk.wall_time - chunk.start
+        return self._emit(self._stream.push(chunk))
+
+    def close(self) -> list[Emit]:
+        """Finish what is still open at the end of the source."""
+        return self._emit(self._stream.flush())
+
+    def _emit(self, items: list[T]) -> list[Emit]:
+        offset = self._wall_offset
+        return [Emit(self.to_observation(item, None if offset is None else getattr(item, "start", 0.0) + offset))
+                for item in items]

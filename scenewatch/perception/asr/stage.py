@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from scenewatch.perception.asr import Transcriber, build_transcriber
 from scenewatch.perception.asr.streaming import StreamingTranscriber
-from scenewatch.runtime.stage import BaseStage, Emit, StageContext, StageInput
-from scenewatch.types import AudioChunk, Observation, TranscriptSegment
+from scenewatch.runtime.stage import StageContext, StreamingAudioStage
+from scenewatch.types import Observation, TranscriptSegment
 
 
 def segment_observation(segment: TranscriptSegment, source_id: str, wall_start: float | None = None) -> Observation:
@@ -34,7 +34,7 @@ def segment_observation(segment: TranscriptSegment, source_id: str, wall_start: 
     )
 
 
-class SpeechStage(BaseStage):
+class SpeechStage(StreamingAudioStage[TranscriptSegment]):
     """Transcribes a source's audio as it arrives; emits each segment once it is final.
 
     Segments finalise when the streaming window moves past them (``perception.asr.chunk_seconds``,
@@ -42,28 +42,12 @@ class SpeechStage(BaseStage):
     """
 
     name: ClassVar[str] = "speech"
-    inputs: ClassVar[frozenset[StageInput]] = frozenset({"audio"})
 
     def __init__(self, ctx: StageContext, transcriber: Transcriber | None = None) -> None:
         """Build the configured transcriber (raises BackendUnavailable if it is not installed)."""
         settings = ctx.config.perception.asr
-        self.source_id = ctx.source.id
-        self._stream = StreamingTranscriber(transcriber or build_transcriber(settings), settings)
-        self._wall_offset: float | None = None  # wall_time - media time, for live sources
+        super().__init__(ctx.source.id, StreamingTranscriber(transcriber or build_transcriber(settings), settings))
 
-    def on_audio(self, chunk: AudioChunk) -> list[Emit]:
-        """Buffer the chunk; emit segments that became final."""
-        if chunk.wall_time is not None:
-            self._wall_offset = chunk.wall_time - chunk.start
-        return self._emit(self._stream.push(chunk))
-
-    def close(self) -> list[Emit]:
-        """Transcribe what is still buffered."""
-        return self._emit(self._stream.flush())
-
-    def _emit(self, segments: list[TranscriptSegment]) -> list[Emit]:
-        out = []
-        for seg in segments:
-            wall = None if self._wall_offset is None else seg.start + self._wall_offset
-            out.append(Emit(segment_observation(seg, self.source_id, wall)))
-        return out
+    def to_observation(self, item: TranscriptSegment, wall_start: float | None) -> Observation:
+        """A ``speech`` row for a final segment."""
+        return segment_observation(item, self.source_id, wall_start)
