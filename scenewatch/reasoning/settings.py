@@ -24,6 +24,7 @@ class ReasonerSettings(Section):
     min_confidence: float = Field(0.3, ge=0, le=1, description="rows under this are ignored when answering")
     merge_gap: float = Field(1.0, ge=0, description="seconds of missing per-frame rows bridged when merging spans")
     phrase: Literal["never", "open", "always"] = Field(
-        "open", description="when the model phrases answers: never (code only), open (what/describe), always")
+        "never", description="when the model rewords the code-written answer: never, open (what/describe), always; "
+        "on 2 cores the 1.5B adds ~10 s p95 and its rewordings rarely pass the fact check, so the default is never")
     model_screen: bool = Field(False, description="also ask the model whether scene text is an injection")
     max_pixels: int = Field(448 * 448, ge=28 * 28, description="pixel budget per frame for vision-language models")

@@ -175,6 +175,34 @@ _BUILDERS: dict[str, Callable[[SceneTruth], list[Question]]] = {
 }
 
 
+def _paraphrases(name: str, t: SceneTruth) -> list[Question]:
+    """Questions worded so that no planning rule finds their intent: the model must plan them."""
+    if name == "front_door":
+        box, sp = t.objects_labelled("package")[0], t.speech[0]
+        q = [("At what point did the parcel show up?", "when", Expect(numbers=(box.start,), evidence_time=box.start)),
+             ("I would like to know the words printed on the parcel label.", "what-text",
+              Expect(contains=(t.texts[0].text,))),
+             ("Give me the exact words the visitor spoke.", "what-said", Expect(contains=(sp.text.split(",")[0],)))]
+    elif name == "driveway":
+        car = t.objects_labelled("car")[0]
+        q = [("Tell me if a truck came by.", "yes-no", Expect(yes=False)),
+             ("Any bicycles around?", "yes-no", Expect(yes=False)),
+             ("Tell me the number plate of that car.", "what-text", Expect(contains=(t.texts[0].text,))),
+             ("Approximately how much time did the car spend in the driveway?", "duration",
+              Expect(numbers=(car.end - car.start,), tolerance=1.5))]
+    else:
+        phone = _sound(t, "Telephone bell ringing")
+        q = [("Roughly at what moment did the phone go off?", "when", Expect(numbers=(phone,), evidence_time=phone)),
+             ("Please tell me whether a dog showed up in the office.", "yes-no", Expect(yes=False))]
+    return [Question(t.name, a, b, c) for a, b, c in q]
+
+
+def paraphrases(scene: str | None = None) -> list[Question]:
+    """Questions the planning rules cannot parse (the language model plans them), with truth answers."""
+    names = [scene] if scene else list(SCENES)
+    return [q for n in names for q in _paraphrases(n, SCENES[n]())]
+
+
 def questions(scene: str | None = None) -> list[Question]:
     """All questions (or those of one scene), answers computed from the scene truth."""
     names = [scene] if scene else list(SCENES)

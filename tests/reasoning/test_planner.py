@@ -61,3 +61,38 @@ def test_model_fallback_only_when_rules_miss() -> None:
     p = plan("Tally up the dogs for me", reasoner=model)
     assert p.planner == "model" and p.intent == "count" and p.subjects[0].name == "dog"
     assert model.calls == 1
+
+
+class _ScriptedModel:
+    """A stand-in reasoner that answers the planning schema with a fixed reply, and records the call."""
+
+    name = "scripted"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.calls: list[list[str]] = []
+
+    def complete(self, messages, schema=None, max_tokens=None, images=()):  # type: ignore[no-untyped-def]
+        self.calls.append([m.content for m in messages])
+        return self.reply
+
+    def close(self) -> None:
+        pass
+
+
+def test_model_plans_only_what_rules_miss() -> None:
+    from scenewatch.synth.questions import paraphrases
+
+    model = _ScriptedModel('{"intent": "yes-no", "subjects": ["truck"]}')
+    q = plan("Tell me if a truck came by.", reasoner=model)
+    assert (q.intent, q.polar, [s.name for s in q.subjects]) == ("yes-no", True, ["truck"])
+    assert len(model.calls) == 1 and "yes-no: did X happen" in model.calls[0][0]
+    for p in paraphrases():  # the benchmark's paraphrases really are outside the rules
+        assert plan(p.text).intent == "describe"
+    plan("When did the doorbell ring?", reasoner=model)
+    assert len(model.calls) == 1  # rules planned it: no model call
+
+
+def test_off_schema_model_reply_falls_back() -> None:
+    q = plan("Tell me if a truck came by.", reasoner=_ScriptedModel('{"intent": "launch-missiles"}'))
+    assert q.intent == "describe"
