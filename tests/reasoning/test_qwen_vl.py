@@ -1,4 +1,10 @@
-"""Qwen2.5-VL full tier with a tiny random config (skipped without torch/transformers)."""
+"""Qwen2.5-VL full tier with a tiny random config and a processor built in the test (no hub).
+
+The processor is assembled from local parts: a word-level tokenizer holding Qwen's special
+tokens, the chat template, and the (PIL) Qwen2-VL image processor with a pixel budget. It is
+image-only because the video processor needs torchvision, which does not install beside the CPU
+torch here; with torchvision a real ``AutoProcessor`` takes its place.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +13,73 @@ import pytest
 
 from scenewatch.reasoning.reasoners import Message
 
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+            "<|video_pad|>"]
+TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}"
+            "{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>{% else %}{{ c['text'] }}"
+            "{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
+            "{% endif %}")
+MAX_PIXELS = 112 * 112
 
-def test_tiny_random_qwen_vl_generates_with_a_frame() -> None:
+
+@pytest.fixture(scope="module")
+def tiny():  # type: ignore[no-untyped-def]
     torch = pytest.importorskip("torch", reason="full tier needs torch: pip install 'scenewatch[hf]'")
     transformers = pytest.importorskip("transformers", reason="full tier needs transformers")
-    from scenewatch.reasoning.reasoners.qwen_vl import QwenVLReasoner
+    from tokenizers import Tokenizer, models, pre_tokenizers
 
+    words = ["user", "assistant", "system", "describe", ".", "\n", "reply", "json"] + [f"w{i}" for i in range(50)]
+    vocab = {t: i for i, t in enumerate([*SPECIALS, *words, "[UNK]"])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Split(pattern=r"<\|[a-z_]+\|>|\w+|[^\w\s]|\n", behavior="isolated")
+    tok.add_special_tokens(SPECIALS)
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>",
+                                                pad_token="<|endoftext|>", unk_token="[UNK]")
+
+    class ImageOnlyProcessor(transformers.Qwen2_5_VLProcessor):  # type: ignore[misc]
+        attributes = ["image_processor", "tokenizer"]
+
+        def __init__(self, image_processor, tokenizer, chat_template):  # type: ignore[no-untyped-def]
+            transformers.ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
+            self.image_token, self.video_token = "<|image_pad|>", "<|video_pad|>"
+            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+
+    image_processor = transformers.Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=MAX_PIXELS)
+    processor = ImageOnlyProcessor(image_processor, fast, TEMPLATE)
+    ids = {t: vocab[t] for t in SPECIALS}
     torch.manual_seed(0)
     cfg = transformers.Qwen2_5_VLConfig(
-        text_config={"vocab_size": 151_700, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-                     "num_attention_heads": 2, "num_key_value_heads": 1,
+        text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                     "num_attention_heads": 2, "num_key_value_heads": 1, "bos_token_id": ids["<|im_start|>"],
+                     "eos_token_id": ids["<|im_end|>"], "pad_token_id": 0,
                      "rope_scaling": {"type": "mrope", "mrope_section": [2, 2, 4]}},
         vision_config={"depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 32,
                        "fullatt_block_indexes": [0]},
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
     )
     model = transformers.Qwen2_5_VLForConditionalGeneration(cfg)
-    pytest.skip("a processor needs a tokenizer from the hub; wiring is covered when one is cached") \
-        if not hasattr(transformers, "AutoProcessor") else None
-    try:
-        processor = transformers.AutoProcessor.from_pretrained("Qwen/Qwen2.5-VL-3B-Instruct", local_files_only=True)
-    except OSError:
-        pytest.skip("no Qwen2.5-VL processor files cached locally (the model itself is random)")
-    reasoner = QwenVLReasoner(model=model, processor=processor)
+    from scenewatch.reasoning.reasoners.qwen_vl import QwenVLReasoner
+
+    return QwenVLReasoner(model=model, processor=processor), ids
+
+
+def test_frame_keeps_aspect_ratio_within_the_pixel_budget(tiny) -> None:  # type: ignore[no-untyped-def]
+    reasoner, ids = tiny
+    frame = np.zeros((360, 640, 3), np.uint8)
+    inputs = reasoner._inputs([Message("user", "Describe.")], None, [frame])
+    t, h, w = inputs["image_grid_thw"][0].tolist()
+    assert t == 1 and h * w * 14 * 14 <= MAX_PIXELS
+    assert (h / w) == pytest.approx(360 / 640, rel=0.15)  # dynamic resolution, not a square resize
+    n_pad = int((inputs["input_ids"][0] == ids["<|image_pad|>"]).sum())
+    assert n_pad == h * w // 4  # 2x2 patch merge: one token per merged patch
+    assert inputs["pixel_values"].shape[0] == h * w
+
+
+def test_generates_text_with_a_frame(tiny) -> None:  # type: ignore[no-untyped-def]
+    reasoner, _ = tiny
     out = reasoner.complete([Message("user", "Describe.")], max_tokens=4, images=[np.zeros((56, 84, 3), np.uint8)])
     assert isinstance(out, str)
+    text_only = reasoner.complete([Message("user", "Describe.")], max_tokens=2)
+    assert isinstance(text_only, str)
