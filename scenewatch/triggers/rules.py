@@ -29,7 +29,7 @@ class Matcher:
 
     kind: str | None
     labels: frozenset[str]
-    text: str | None
+    texts: tuple[str, ...]  # any of these substrings ("PRIORITY MAIL|UPS" in settings)
     min_confidence: float
     zone: tuple[float, float, float, float] | None = None
 
@@ -40,7 +40,8 @@ class Matcher:
         if s.label:
             labels.add(s.label.lower())
         zone = getattr(s, "zone", None)
-        return cls(s.kind, frozenset(labels), s.text.lower() if s.text else None, s.min_confidence, zone)
+        texts = tuple(t.strip() for t in s.text.lower().split("|") if t.strip()) if s.text else ()
+        return cls(s.kind, frozenset(labels), texts, s.min_confidence, zone)
 
     def matches(self, o: Observation) -> bool:
         """Whether ``o`` satisfies this step."""
@@ -48,7 +49,7 @@ class Matcher:
             return False
         if self.labels and o.label.lower() not in self.labels:
             return False
-        if self.text and self.text not in o.text.lower():
+        if self.texts and not any(t in o.text.lower() for t in self.texts):
             return False
         if o.confidence < self.min_confidence:
             return False
@@ -145,5 +146,21 @@ def rule_from_phrase(phrase: str) -> RuleSettings:
 
 
 def rules_from_phrases(phrases: list[str]) -> list[RuleSettings]:
-    """Compile ``--for`` phrases; phrases that are plain concepts still make presence rules."""
-    return [rule_from_phrase(p) for p in phrases if p.strip()]
+    """Compile ``--for`` phrases; phrases that are plain concepts still make presence rules.
+
+    An object the detector has no class for but that is known by what is written on it
+    ("package" → shipping-label text, from the concept mapping) also gets a text rule, so
+    "packages at the door" fires when a label is read.
+    """
+    from scenewatch.perception.concepts import SYNONYMS
+
+    rules: list[RuleSettings] = []
+    for phrase in (p for p in phrases if p.strip()):
+        rule = rule_from_phrase(phrase)
+        rules.append(rule)
+        plain = rule.then is None and rule.absent_for is None and rule.min_duration == 0 and rule.min_count == 1
+        texts = [label for stage, label in SYNONYMS.get(phrase.strip().lower(), []) if stage == "text"]
+        if plain and rule.kind == "object" and texts:
+            rules.append(RuleSettings(name=f"{rule.name}-label", kind="text", text="|".join(texts),
+                                      cooldown=rule.cooldown, actions=rule.actions))
+    return rules

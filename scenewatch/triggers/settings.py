@@ -29,7 +29,7 @@ class StepSettings(Section):
     kind: str | None = Field(None, description="observation kind (object, sound, text, speech)")
     label: str | None = Field(None, description="label to match (case-insensitive)")
     labels: list[str] = Field(default_factory=list, description="any of these labels")
-    text: str | None = Field(None, description="substring the text must contain (case-insensitive)")
+    text: str | None = Field(None, description="substring the text must contain (case-insensitive; a|b: either)")
     min_confidence: float = Field(0.3, ge=0, le=1)
 
 
@@ -46,7 +46,7 @@ class RuleSettings(Section):
     kind: str | None = Field(None, description="observation kind to match (object, sound, text, speech)")
     label: str | None = Field(None, description="label to match (case-insensitive)")
     labels: list[str] = Field(default_factory=list, description="any of these labels (case-insensitive)")
-    text: str | None = Field(None, description="substring the text must contain (case-insensitive)")
+    text: str | None = Field(None, description="substring the text must contain (case-insensitive; a|b: either)")
     min_duration: float = Field(0.0, ge=0, description="present for at least this many seconds")
     min_count: int = Field(1, ge=1, description="at least this many distinct tracks at once")
     min_confidence: float = Field(0.3, ge=0, le=1)

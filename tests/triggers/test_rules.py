@@ -117,3 +117,18 @@ def test_phrase_compiler_forms() -> None:
 def test_text_and_speech_phrases(phrase: str, kind: str, text: str) -> None:
     rule = rule_from_phrase(phrase)
     assert (rule.kind, rule.text) == (kind, text)
+
+
+def test_package_also_fires_on_its_shipping_label() -> None:
+    from scenewatch.triggers.engine import TriggerEngine
+    from scenewatch.triggers.rules import rules_from_phrases
+    from scenewatch.types import Observation
+
+    rules = rules_from_phrases(["package"])
+    assert [r.name for r in rules] == ["package", "package-label"]
+    assert rules[1].kind == "text" and "PRIORITY MAIL" in (rules[1].text or "").split("|")
+    engine = TriggerEngine(rules)
+    label = Observation(kind="text", source_id="cam", start=8.2, end=9.0, text="PRIORITY MAIL", confidence=0.9, id=1)
+    sign = Observation(kind="text", source_id="cam", start=3.0, end=4.0, text="EXIT", confidence=0.9, id=2)
+    fired = engine.on_observations([sign, label])
+    assert [(e.rule, e.start) for e in fired] == [("package-label", 8.2)]
