@@ -64,10 +64,8 @@ class _Triggers:
 
 def _index_vectors(config: Config, store: TimelineStore) -> None:
     """Embed new observations for semantic search, when the embedder is available."""
-    try:
-        from scenewatch.memory.vectors import index_for_config
-    except ImportError:
-        return
+    from scenewatch.memory.vectors import index_for_config
+
     try:
         index_for_config(config, store)
     except Exception as exc:  # search still works by keywords without vectors
