@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,9 @@ def test_generated_labelled_box_scene(tmp_path: Path) -> None:
         assert abs(o.start - start) <= 1.0 and abs(o.end - end) <= 1.0, (o.text, o.start, o.end)
 
 
+WALL0 = 1_795_000_000.0
+
+
 def test_text_stage_emits_growing_rows(tmp_path: Path) -> None:
     from scenewatch.config import load_config
     from scenewatch.ingest.keyframes import KeyframeSampler
@@ -81,10 +85,12 @@ def test_text_stage_emits_growing_rows(tmp_path: Path) -> None:
     for item in source.items():
         if isinstance(item, VideoItem) and (got := sampler.consider(item.thumbnail(160), item.pts)):
             shared = KeyframeShared(parcel if 3.0 <= item.pts < 9.0 else None)
-            emits += stage.on_keyframe(Keyframe(item.to_frame(), *got), shared)
+            frame = replace(item.to_frame(), wall_time=WALL0 + item.pts)  # as a live source would stamp it
+            emits += stage.on_keyframe(Keyframe(frame, *got), shared)
     emits += stage.close()
     keys = {e.key for e in emits}
     assert keys == {"text:0", "text:1"}
+    assert all(e.observation.wall_start == pytest.approx(WALL0 + e.observation.start) for e in emits)
     for key in keys:
         mine = [e for e in emits if e.key == key]
         assert all(not e.final for e in mine[:-1]) and mine[-1].final

@@ -58,10 +58,13 @@ class TextTimeline:
         self.merger = TextMerger(settings)
         self._emitted: dict[int, float] = {}  # span id -> end at its last emission
         self.thumbnails: dict[int, Path] = {}
+        self.wall_offset: float | None = None
 
     def on_keyframe(self, keyframe: Keyframe, detections: Detections | None = None) -> list[SpanUpdate]:
         """Read one keyframe and return the spans whose row should be written."""
         frame = keyframe.frame
+        if self.wall_offset is None and frame.wall_time is not None:
+            self.wall_offset = frame.wall_time - frame.pts  # live source: rows carry wall-clock too
         text_boxes = np.asarray([s.last_box for s in self.merger.open], np.float32).reshape(-1, 4)
         regions = self.planner.plan(keyframe, detections, text_boxes)
         readings = [] if regions is not None and not len(regions) else self.reader.read(frame, regions)
@@ -90,6 +93,7 @@ class TextTimeline:
             kind="text", source_id=self.source_id, start=span.start, end=max(span.end, span.start),
             label="text", text=span.text, confidence=float(np.clip(span.score, 0.0, 1.0)),
             box=(box[0], box[1], box[2], box[3]),
+            wall_start=None if self.wall_offset is None else self.wall_offset + span.start,
             payload={
                 "readings": span.readings,
                 "variants": [t for t, _ in span.variants.most_common(5)],
