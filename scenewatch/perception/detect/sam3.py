@@ -38,6 +38,18 @@ INSTALL_HINT = "pip install 'scenewatch[hf]'"
 MAX_INSTANCES_PER_PROMPT = 20
 
 
+
+def sam3_pixels(image: NDArray[np.uint8], size: int) -> NDArray[np.float32]:
+    """SAM 3 input pixels: ``H×W×3`` RGB stretched to ``size×size``, scaled to [-1, 1], as ``3×S×S``.
+
+    Written here (not transformers' image processor) because that processor needs torchvision.
+    """
+    from PIL import Image
+
+    resized = Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR)
+    x = (np.asarray(resized, np.float32) / 255.0 - 0.5) / 0.5
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
 class Sam3Detector:
     """Text-prompted concept segmentation with SAM 3.
 
@@ -83,11 +95,7 @@ class Sam3Detector:
 
     def preprocess(self, image: NDArray[np.uint8]) -> Any:
         """``H×W×3`` RGB → ``1×3×S×S`` float tensor, stretched to the model's input and scaled to [-1, 1]."""
-        from PIL import Image
-
-        resized = Image.fromarray(image).resize((self.input_size, self.input_size), Image.Resampling.BILINEAR)
-        x = (np.asarray(resized, np.float32) / 255.0 - 0.5) / 0.5
-        return self._torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)[None])).to(self.device)
+        return self._torch.from_numpy(sam3_pixels(image, self.input_size)[None]).to(self.device)
 
     def detect(self, frame: Frame, concepts: Sequence[str]) -> Detections:
         """Masks and boxes of every prompt present in ``frame``; labels and concepts are the prompts."""

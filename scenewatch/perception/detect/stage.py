@@ -132,14 +132,21 @@ class ObjectStage(BaseStage):
         if self._wall_offset is None and frame.wall_time is not None:
             self._wall_offset = frame.wall_time - t
         static = keyframe.reason == "floor" and keyframe.change < STATIC_CHANGE
-        if self._last is not None and static and t - self._last_detect < self.settings.reprompt_seconds:
-            dets = self._last
+        # A mask-propagating tracker (sam3-video) sees every keyframe; the detector then runs only
+        # every reprompt_seconds to find new objects and re-condition the carried ones.
+        propagate = getattr(self.tracker, "propagate", None)
+        carried: Detections | None = propagate(frame, timestamp=t) if propagate is not None else None
+        if carried is not None and t - self._last_detect < self.settings.reprompt_seconds:
+            tracked = carried
         else:
-            dets = self.detector.detect(frame, self.prompts)
-            self._last, self._last_detect = dets, t
-            self.detector_runs += 1
-        dets = self._with_user_concepts(dets)
-        tracked = self.tracker.update(dets, timestamp=t)
+            if self._last is not None and static and t - self._last_detect < self.settings.reprompt_seconds:
+                dets = self._last
+            else:
+                dets = self.detector.detect(frame, self.prompts)
+                self._last, self._last_detect = dets, t
+                self.detector_runs += 1
+            dets = self._with_user_concepts(dets)
+            tracked = self.tracker.update(dets, timestamp=t)
         assert tracked.track_ids is not None
         # weak boxes that continued no track are noise
         tracked = tracked.subset((tracked.track_ids >= 0) | (tracked.scores >= self.settings.score_threshold))

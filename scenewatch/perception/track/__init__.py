@@ -3,6 +3,8 @@
 Backends, one file each, registered by name and imported lazily:
 
 * ``bytetrack`` — ByteTrack from the ``trackers`` package (Roboflow), one tracker per label.
+* ``sam3-video`` — SAM 3 tracker through ``transformers`` (full tier): propagates masks between
+  keyframes; the objects stage re-detects every ``reprompt_seconds`` to find new objects.
 
 :mod:`scenewatch.perception.track.presence` turns tracked boxes into present/absent spans
 (N of M keyframes, hold time), per-time boxes and best-crop thumbnails.
@@ -33,7 +35,10 @@ class Tracker(Protocol):
 
 TRACKERS: Registry[type] = Registry(
     "tracker",
-    {"bytetrack": "scenewatch.perception.track.bytetrack:ByteTrack"},
+    {
+        "bytetrack": "scenewatch.perception.track.bytetrack:ByteTrack",
+        "sam3-video": "scenewatch.perception.track.sam3_video:Sam3VideoTracker",
+    },
 )
 
 __all__ = ["TRACKERS", "Tracker"]
