@@ -3,7 +3,7 @@
 Loops ``tests/fixtures/scene/scene.mp4`` (640×360, 25 fps, AAC) to ``--minutes`` of media in a
 temporary folder (stream copy, no re-encode) and measures two real code paths:
 
-* ``decode``: :class:`MediaSource.items` → :class:`FrameRing` + :class:`KeyframeSampler`, keyframes
+* ``decode``: :class:`MediaSource.items` → :class:`KeyframeSampler`, keyframes
   converted to RGB and audio resampled to 16 kHz, exactly as the pipeline's decode thread does;
 * ``pipeline``: the full :class:`Pipeline` with only the ``scene`` stage, writing a SQLite
   timeline in the temporary folder.
@@ -91,17 +91,15 @@ def report_rtf(label: str, wall: float, media: float) -> None:
 
 
 def bench_decode(path: Path) -> None:
-    """MediaSource.items + FrameRing + KeyframeSampler, as the pipeline's decode thread runs them."""
+    """MediaSource.items + KeyframeSampler, as the pipeline's decode thread runs them."""
     from scenewatch.config import Config
     from scenewatch.ingest.keyframes import KeyframeSampler
-    from scenewatch.ingest.ringbuffer import FrameRing
     from scenewatch.ingest.sources import MediaSource, VideoItem
     from scenewatch.types import AudioChunk
 
     cfg = Config().ingest
     source = MediaSource(str(path), cfg)
     info = source.info
-    ring = FrameRing(cfg.ring_seconds)
     sampler = KeyframeSampler(cfg.keyframes, info.width, info.height)
     trace = MemoryTrace()
     frames = keyframes = 0
@@ -111,7 +109,6 @@ def bench_decode(path: Path) -> None:
         if isinstance(item, VideoItem):
             frames += 1
             media = item.pts
-            ring.push(item)
             if sampler.consider(item.thumbnail(cfg.keyframes.analysis_width), item.pts) is not None:
                 keyframes += 1
                 item.to_frame()
@@ -122,7 +119,7 @@ def bench_decode(path: Path) -> None:
     trace.samples.append((media, rss_mb()))
     media = info.duration or media
     print(f"decode+sample: {info.width}x{info.height} @ {info.fps:.0f} fps, {frames} frames, "
-          f"{keyframes} keyframes ({keyframes / media:.2f}/s), {audio:.0f} s of audio, ring holds {len(ring)} frames")
+          f"{keyframes} keyframes ({keyframes / media:.2f}/s), {audio:.0f} s of audio")
     report_rtf("decode+sample", wall, media)
     trace.report("decode+sample", media)
 

@@ -1,6 +1,6 @@
 """Reasoning benchmark: ≥40 questions over three synthetic scenes, answers from their truth.
 
-Usage: python benchmarks/reasoning.py [--models none,qwen2.5-0.5b,qwen2.5-1.5b] [--phrase never|open|always]
+Usage: python -m benchmarks.reasoning [--models none,qwen2.5-0.5b,qwen2.5-1.5b] [--phrase never|open|always]
        [--threads 2] [--limit N]
 
 Prints accuracy, evidence validity (every cited id exists in the store and belongs to the asked
@@ -22,8 +22,8 @@ from scenewatch.memory.store import TimelineStore
 from scenewatch.reasoning.answer import ask
 from scenewatch.reasoning.reasoners import Reasoner
 from scenewatch.reasoning.settings import ReasonerSettings
-from scenewatch.synth import SCENES, build_scene, load_scene
-from scenewatch.synth.questions import Question, paraphrases, questions, score
+from synth import SCENES, build_scene, load_scene
+from synth.questions import Question, paraphrases, questions, score
 
 
 def _pct(values: list[float], q: float) -> float:

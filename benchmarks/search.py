@@ -179,8 +179,8 @@ def main() -> None:
         _report("vector top-50, all distinct", times)
         worst.close()
 
-    from scenewatch.synth.scene import perceive
-    from scenewatch.synth.scenes import SCENES
+    from synth.scene import perceive
+    from synth.scenes import SCENES
 
     window: list[Observation] = []
     offset, loop = 0.0, 0

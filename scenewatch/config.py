@@ -21,30 +21,12 @@ from scenewatch._settings_base import Section
 from scenewatch.errors import ConfigError
 from scenewatch.ingest.settings import IngestSettings
 from scenewatch.memory.settings import StoreSettings
-from scenewatch.perception.asr.settings import AsrSettings
-from scenewatch.perception.detect.settings import DetectSettings
-from scenewatch.perception.embed.settings import EmbedSettings
-from scenewatch.perception.ocr.settings import OcrSettings
-from scenewatch.perception.sounds.settings import SoundSettings
+from scenewatch.perception.settings import PerceptionSettings
 from scenewatch.reasoning.settings import ReasonerSettings
 from scenewatch.triggers.settings import TriggerSettings
 
-DEFAULT_STAGES = ["scene", "objects", "text", "speech", "sounds"]
-
 # Values of the config file being loaded; set only inside load_config.
 _FILE_DATA: dict[str, Any] = {}
-
-
-class PerceptionSettings(Section):
-    """Which perception stages run and their backends."""
-
-    stages: list[str] = Field(default_factory=lambda: list(DEFAULT_STAGES),
-                              description="stages the watch pipeline runs, by registered name")
-    asr: AsrSettings = AsrSettings()
-    sounds: SoundSettings = SoundSettings()
-    detect: DetectSettings = DetectSettings()
-    ocr: OcrSettings = OcrSettings()
-    embed: EmbedSettings = EmbedSettings()
 
 
 class RuntimeSettings(Section):

@@ -1,4 +1,4 @@
-"""Settings for ingestion: ring buffer, keyframe sampler, audio, live reconnection."""
+"""Settings for ingestion: keyframe sampler, audio, live reconnection."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ class ReconnectSettings(Section):
 class IngestSettings(Section):
     """Decoding and sampling of sources."""
 
-    ring_seconds: float = Field(10.0, gt=0, le=600, description="seconds of recent frames kept in memory")
     decode_fps: float | None = Field(None, gt=0, description="decode at most this many frames/s (None: all)")
     audio_chunk_seconds: float = Field(1.0, gt=0, le=60, description="length of audio chunks handed to stages")
     keyframes: KeyframeSettings = KeyframeSettings()

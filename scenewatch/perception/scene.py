@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from scenewatch.runtime.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
+from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
 from scenewatch.types import Keyframe, Observation
 
 

@@ -1,10 +1,10 @@
 """The pipeline runner: source → keyframe sampler → registered stages → timeline store.
 
-All concurrency lives here. One decode thread reads the source, keeps the frame ring,
-samples keyframes and feeds two bounded queues; a vision worker runs the keyframe stages in
-configured order (so OCR sees the detector's boxes), an audio worker runs the audio stages,
-and the calling thread is the single store writer. Bounded queues give back-pressure: a file
-is never dropped from (decode waits), a live source drops keyframes when stages fall behind.
+All concurrency lives here. One decode thread reads the source, samples keyframes and feeds
+two bounded queues; a vision worker runs the keyframe stages in configured order (so OCR
+sees the detector's boxes), an audio worker runs the audio stages, and the calling thread is
+the single store writer. Bounded queues give back-pressure: a file is never dropped from
+(decode waits), a live source drops keyframes when stages fall behind.
 
 Progress is committed with the observations it covers, in one transaction: after a crash,
 ``processed_until`` is a point before which everything is stored, and a re-run resumes there.
@@ -23,11 +23,10 @@ from typing import Any
 from scenewatch.config import Config
 from scenewatch.errors import BackendUnavailable, ScenewatchError, SourceError
 from scenewatch.ingest.keyframes import KeyframeSampler
-from scenewatch.ingest.ringbuffer import FrameRing
 from scenewatch.ingest.sources import Gap, MediaSource, VideoItem, expand_sources
 from scenewatch.memory.store import TimelineStore
-from scenewatch.runtime.stage import Emit, KeyframeShared, Stage, StageContext
-from scenewatch.runtime.stages import STAGES
+from scenewatch.perception.registry import STAGES
+from scenewatch.perception.stage import Emit, KeyframeShared, Stage, StageContext
 from scenewatch.types import AudioChunk, Keyframe, Observation
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,6 @@ class Pipeline:
         self.on_progress = on_progress
         self.on_observations = on_observations
         self.stop = stop or threading.Event()
-        self.ring: FrameRing | None = None
         self.summaries: list[RunSummary] = []  # of the current/last run, also when it raised
 
     # ------------------------------------------------------------------ public
@@ -166,7 +164,7 @@ class Pipeline:
     def _build_stages(self, source: MediaSource) -> tuple[list[Stage], dict[str, str]]:
         info = source.info
         media_dir = self.config.store.resolved_media_dir() / info.id
-        ctx = StageContext(self.config, info, media_dir, tuple(self.config.concepts))
+        ctx = StageContext(self.config.perception, info, media_dir, tuple(self.config.concepts))
         stages: list[Stage] = []
         skipped: dict[str, str] = {}
         for name in self.config.perception.stages:
@@ -199,7 +197,6 @@ class Pipeline:
         errors: list[BaseException] = []
         counters: dict[str, Any] = {"frames": 0, "keyframes": 0, "dropped": 0, "gaps": 0, "audio": 0.0,
                                     "eof": False}
-        self.ring = FrameRing(self.config.ingest.ring_seconds)
         lanes = {"video": resume if video_stages and info.has_video else None,
                  "audio": resume if audio_stages and info.has_audio else None}
 
@@ -229,8 +226,6 @@ class Pipeline:
                         break
                     if isinstance(item, VideoItem):
                         counters["frames"] += 1
-                        assert self.ring is not None
-                        self.ring.push(item)
                         if not video_stages:
                             continue
                         got = sampler.consider(item.thumbnail(width), item.pts)

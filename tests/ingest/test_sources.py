@@ -11,7 +11,6 @@ import pytest
 from scenewatch.errors import SourceError
 from scenewatch.ingest.audio import iter_audio, load_audio
 from scenewatch.ingest.keyframes import KeyframeSampler, changed_cell_boxes
-from scenewatch.ingest.ringbuffer import FrameRing
 from scenewatch.ingest.settings import IngestSettings, KeyframeSettings
 from scenewatch.ingest.sources import Gap, VideoItem, expand_sources
 from scenewatch.types import AudioChunk
@@ -78,22 +77,6 @@ def test_resume_seeks(fixtures: Path) -> None:
     video, audio = _items(fixtures / "scene" / "scene.mp4", start_at=12.0)
     assert video[0].pts == pytest.approx(12.0, abs=0.05) and len(video) == pytest.approx(450, abs=2)
     assert audio[0].end >= 12.0
-
-
-def test_ring_buffer_is_bounded(fixtures: Path) -> None:
-    ring = FrameRing(seconds=2.0)
-    video, _ = _items(fixtures / "scene" / "scene.mp4")
-    for v in video:
-        ring.push(v)
-    span = ring.span()
-    assert span is not None and span[1] - span[0] <= 2.0 and len(ring) <= 51
-    frame = ring.at(29.0)
-    assert frame is not None and frame.pts == pytest.approx(29.0, abs=0.02)
-    assert ring.at(3.0) is None
-    small = FrameRing(seconds=100, max_bytes=640 * 360 * 3)
-    for v in video[:50]:
-        small.push(v)
-    assert len(small) == 2  # the byte cap wins over the time window
 
 
 def test_audio_only_and_video_only(fixtures: Path) -> None:

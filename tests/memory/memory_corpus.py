@@ -144,8 +144,8 @@ def looped_timeline(minutes: float, source_id: str = "cam") -> tuple[list[Observ
     """
     from dataclasses import replace
 
-    from scenewatch.synth.scene import perceive
-    from scenewatch.synth.scenes import SCENES
+    from synth.scene import perceive
+    from synth.scenes import SCENES
 
     rows: list[Observation] = []
     events: list[TruthEvent] = []

@@ -155,10 +155,10 @@ def test_speech_stage_emits_searchable_observations(tiny: Transcriber, tmp_path:
     from scenewatch.config import Config
     from scenewatch.memory.store import TimelineStore
     from scenewatch.perception.asr.stage import SpeechStage
-    from scenewatch.runtime.stage import StageContext
+    from scenewatch.perception.stage import StageContext
 
     info = SourceInfo(id="cam", uri="x", kind="file")
-    stage = SpeechStage(StageContext(Config(), info, tmp_path), transcriber=tiny)
+    stage = SpeechStage(StageContext(Config().perception, info, tmp_path), transcriber=tiny)
     audio = load_audio(SPEECH / "jfk_16k_mono.wav")
     emits = []
     for i in range(0, len(audio.samples), 16000):

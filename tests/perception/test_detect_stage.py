@@ -22,8 +22,8 @@ from scenewatch.perception.detect.nanodet_onnx import NanoDetDetector
 from scenewatch.perception.detect.service import detect_file, observation_json
 from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.perception.detect.stage import ObjectStage, build_tracking_detector
-from scenewatch.runtime.stage import KeyframeShared, StageContext
-from scenewatch.runtime.stages import STAGES
+from scenewatch.perception.registry import STAGES
+from scenewatch.perception.stage import KeyframeShared, StageContext
 from scenewatch.types import Frame, Keyframe, SourceInfo
 
 
@@ -42,7 +42,7 @@ def detector() -> NanoDetDetector:
 def _stage(tmp_path: Path, detector: NanoDetDetector, concepts: tuple[str, ...]) -> ObjectStage:
     info = SourceInfo(id="syn", uri="syn.mp4", kind="file", duration=4.0, width=640, height=360, fps=5.0,
                       video_codec="h264")
-    return ObjectStage(StageContext(Config(), info, tmp_path / "media", concepts), detector=detector)
+    return ObjectStage(StageContext(Config().perception, info, tmp_path / "media", concepts), detector=detector)
 
 
 def test_stage_is_registered() -> None:

@@ -69,14 +69,14 @@ def test_text_stage_emits_growing_rows(tmp_path: Path) -> None:
     from scenewatch.ingest.settings import KeyframeSettings
     from scenewatch.ingest.sources import MediaSource, VideoItem
     from scenewatch.perception.ocr.stage import TextStage
-    from scenewatch.runtime.stage import KeyframeShared, StageContext
-    from scenewatch.runtime.stages import STAGES
+    from scenewatch.perception.registry import STAGES
+    from scenewatch.perception.stage import KeyframeShared, StageContext
     from scenewatch.types import Detections, Keyframe
 
     _labelled_box_scene(tmp_path / "parcel.mp4")
     source = MediaSource(str(tmp_path / "parcel.mp4"))
     cfg = load_config(None, {"store": {"path": str(tmp_path / "t.db")}})
-    stage = STAGES.get("text")(StageContext(cfg, source.info, tmp_path / "media"))
+    stage = STAGES.get("text")(StageContext(cfg.perception, source.info, tmp_path / "media"))
     assert isinstance(stage, TextStage) and stage.inputs == frozenset({"keyframe"})
     stage.timeline.reader = reader()
     sampler = KeyframeSampler(KeyframeSettings(), source.info.width, source.info.height)

@@ -130,10 +130,10 @@ def test_sound_stage_and_fts(yamnet: YamnetTagger, tmp_path: Path) -> None:
     from scenewatch.config import Config
     from scenewatch.memory.store import TimelineStore
     from scenewatch.perception.sounds.stage import SoundStage
-    from scenewatch.runtime.stage import StageContext
+    from scenewatch.perception.stage import StageContext
 
     info = SourceInfo(id="door", uri="x", kind="file")
-    stage = SoundStage(StageContext(Config(), info, tmp_path), tagger=yamnet)
+    stage = SoundStage(StageContext(Config().perception, info, tmp_path), tagger=yamnet)
     track, starts = _mixed_track()
     emits = []
     for i in range(0, len(track), SR):

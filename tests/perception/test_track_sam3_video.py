@@ -149,7 +149,7 @@ def test_reset_clears_state_and_update_needs_a_frame(model: object) -> None:
 def test_object_stage_redetects_every_reprompt_seconds(model: object, tmp_path: Path) -> None:
     from scenewatch.config import Config
     from scenewatch.perception.detect.stage import ObjectStage
-    from scenewatch.runtime.stage import KeyframeShared, StageContext
+    from scenewatch.perception.stage import KeyframeShared, StageContext
     from scenewatch.types import Keyframe, SourceInfo
 
     class Boxes:
@@ -162,7 +162,7 @@ def test_object_stage_redetects_every_reprompt_seconds(model: object, tmp_path: 
     cfg = Config.model_validate({"perception": {"detect": {"reprompt_seconds": 1.0}}})
     info = SourceInfo(id="s", uri="s.mp4", kind="file", duration=3.0, width=W, height=H, fps=2.0,
                       video_codec="h264", audio_codec=None)
-    ctx = StageContext(cfg, info, tmp_path / "media", ("person",))
+    ctx = StageContext(cfg.perception, info, tmp_path / "media", ("person",))
     stage = ObjectStage(ctx, detector=Boxes(), tracker=make(model))  # type: ignore[arg-type]
     for k in range(5):
         kf = Keyframe(frame(k * 0.5, seed=k), reason="interval", change=0.5)

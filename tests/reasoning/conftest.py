@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scenewatch.memory.store import TimelineStore
-from scenewatch.synth import SCENES, build_scene, load_scene
+from synth import SCENES, build_scene, load_scene
 
 
 @pytest.fixture(scope="module")

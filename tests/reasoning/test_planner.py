@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scenewatch.reasoning.planner import plan
-from scenewatch.synth.questions import questions
+from synth.questions import questions
 
 
 @pytest.mark.parametrize("q", questions(), ids=lambda q: q.text)
@@ -81,7 +81,7 @@ class _ScriptedModel:
 
 
 def test_model_plans_only_what_rules_miss() -> None:
-    from scenewatch.synth.questions import paraphrases
+    from synth.questions import paraphrases
 
     model = _ScriptedModel('{"intent": "yes-no", "subjects": ["truck"]}')
     q = plan("Tell me if a truck came by.", reasoner=model)

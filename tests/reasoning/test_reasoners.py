@@ -98,7 +98,7 @@ def test_qwen_05b_phrases_within_the_facts(tmp_path) -> None:
     pytest.importorskip("xllamacpp")
     from scenewatch.memory.store import TimelineStore
     from scenewatch.reasoning.answer import ask
-    from scenewatch.synth import build_scene, load_scene
+    from synth import build_scene, load_scene
 
     store = TimelineStore(tmp_path / "t.db")
     load_scene(store, build_scene("front_door"))

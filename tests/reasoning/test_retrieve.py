@@ -10,9 +10,9 @@ import pytest
 from scenewatch.memory.store import TimelineStore
 from scenewatch.reasoning.answer import ask
 from scenewatch.reasoning.retrieve import merge_spans
-from scenewatch.synth import SCENES, build_scene, load_scene
-from scenewatch.synth.questions import questions, score
 from scenewatch.types import Observation
+from synth import SCENES, build_scene, load_scene
+from synth.questions import questions, score
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "scene" / "scene.json"
 

@@ -8,9 +8,9 @@ from typing import ClassVar
 import pytest
 
 from scenewatch.memory.store import TimelineStore
+from scenewatch.perception.registry import STAGES
+from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
 from scenewatch.runtime.pipeline import Pipeline
-from scenewatch.runtime.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
-from scenewatch.runtime.stages import STAGES
 from scenewatch.types import AudioChunk, Keyframe, Observation
 
 

@@ -10,11 +10,11 @@ import pytest
 
 from scenewatch.errors import ConfigError
 from scenewatch.memory.store import TimelineStore
-from scenewatch.synth import build_scene
 from scenewatch.triggers.engine import TriggerEngine
 from scenewatch.triggers.rules import rule_from_phrase
 from scenewatch.triggers.settings import RuleSettings, StepSettings
 from scenewatch.types import Event, Observation, SourceInfo
+from synth import build_scene
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "scene" / "scene.json"
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from scenewatch.perception.asr import Transcriber, build_transcriber
 from scenewatch.perception.asr.streaming import StreamingTranscriber
-from scenewatch.runtime.stage import StageContext, StreamingAudioStage
+from scenewatch.perception.stage import StageContext, StreamingAudioStage
 from scenewatch.types import Observation, TranscriptSegment
 
 
@@ -45,7 +45,7 @@ class SpeechStage(StreamingAudioStage[TranscriptSegment]):
 
     def __init__(self, ctx: StageContext, transcriber: Transcriber | None = None) -> None:
         """Build the configured transcriber (raises BackendUnavailable if it is not installed)."""
-        settings = ctx.config.perception.asr
+        settings = ctx.settings.asr
         super().__init__(ctx.source.id, StreamingTranscriber(transcriber or build_transcriber(settings), settings))
 
     def to_observation(self, item: TranscriptSegment, wall_start: float | None) -> Observation:

@@ -14,7 +14,7 @@ from scenewatch.config import Config
 from scenewatch.errors import ScenewatchError, SourceError
 from scenewatch.perception.detect import Detector
 from scenewatch.perception.detect.stage import ObjectStage, build_tracking_detector, object_targets
-from scenewatch.runtime.stage import Emit, KeyframeShared, StageContext
+from scenewatch.perception.stage import Emit, KeyframeShared, StageContext
 from scenewatch.types import Frame, Keyframe, Observation
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def detect_file(path: Path | str, concepts: Sequence[str] | str, config: Config 
     if not info.has_video:
         raise SourceError(f"{path} has no video stream")
     media = media_dir or cfg.store.resolved_media_dir() / info.id
-    stage = ObjectStage(StageContext(cfg, info, media, tuple(items)), detector=det)
+    stage = ObjectStage(StageContext(cfg.perception, info, media, tuple(items)), detector=det)
     sampler = KeyframeSampler(cfg.ingest.keyframes, info.width, info.height)
     width = cfg.ingest.keyframes.analysis_width
     final: dict[str, Observation] = {}

@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 from scenewatch.errors import ScenewatchError
 from scenewatch.perception.detect import DETECTORS, Detector
 from scenewatch.perception.detect.settings import DetectSettings
+from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
 from scenewatch.perception.track import TRACKERS, Tracker
 from scenewatch.perception.track.presence import TrackBook, TrackRecord
-from scenewatch.runtime.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
 from scenewatch.types import Detections, Keyframe, Observation
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,8 @@ class ObjectStage(BaseStage):
 
     def __init__(self, ctx: StageContext, detector: Detector | None = None, tracker: Tracker | None = None) -> None:
         self.ctx = ctx
-        self.settings = ctx.config.perception.detect
-        concepts = ctx.concepts or tuple(ctx.config.concepts)
+        self.settings = ctx.settings.detect
+        concepts = ctx.concepts
         self.detector = detector or build_tracking_detector(self.settings)
         self.targets = object_targets(self.detector, concepts, self.settings, strict=False)
         self.prompts = tuple(self.targets)

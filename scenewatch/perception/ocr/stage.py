@@ -20,7 +20,7 @@ from scenewatch.perception.ocr.images import jpeg_thumbnail
 from scenewatch.perception.ocr.merge import TextMerger, TextSpan
 from scenewatch.perception.ocr.regions import RegionPlanner
 from scenewatch.perception.ocr.settings import OcrSettings
-from scenewatch.runtime.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
+from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
 from scenewatch.types import Detections, Keyframe, Observation
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class TextStage(BaseStage):
     """Pipeline stage ``text``: OCR on keyframes, one growing observation per line of text.
 
     Args:
-        ctx: stage context; ``ctx.config.perception.ocr`` holds the settings.
+        ctx: stage context; ``ctx.settings.ocr`` holds the settings.
 
     Raises:
         BackendUnavailable: the configured reader's package or weights are missing.
@@ -127,7 +127,7 @@ class TextStage(BaseStage):
     inputs: ClassVar[frozenset[StageInput]] = frozenset({"keyframe"})
 
     def __init__(self, ctx: StageContext) -> None:
-        self.timeline = TextTimeline(ctx.config.perception.ocr, ctx.source.id, ctx.media_dir)
+        self.timeline = TextTimeline(ctx.settings.ocr, ctx.source.id, ctx.media_dir)
 
     def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
         """Read the keyframe's regions of interest and emit the text spans that changed."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from scenewatch.perception.sounds import SoundTagger, _stream_for, build_tagger
-from scenewatch.runtime.stage import StageContext, StreamingAudioStage
+from scenewatch.perception.stage import StageContext, StreamingAudioStage
 from scenewatch.types import Observation, SoundEvent
 
 
@@ -31,7 +31,7 @@ class SoundStage(StreamingAudioStage[SoundEvent]):
 
     def __init__(self, ctx: StageContext, tagger: SoundTagger | None = None) -> None:
         """Build the configured tagger (raises BackendUnavailable if it is not installed)."""
-        settings = ctx.config.perception.sounds
+        settings = ctx.settings.sounds
         super().__init__(ctx.source.id, _stream_for(tagger or build_tagger(settings), settings))
 
     def to_observation(self, item: SoundEvent, wall_start: float | None) -> Observation:

@@ -7,7 +7,7 @@ distractors of the kind that fooled the raw-timeline model.
 
 from __future__ import annotations
 
-from scenewatch.synth.scene import (
+from synth.scene import (
     Distractor,
     SceneTruth,
     TruthObject,

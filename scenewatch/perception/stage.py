@@ -2,7 +2,7 @@
 
 A stage is a plain object over items: it receives keyframes and/or audio chunks of one
 source and returns :class:`Emit` values. It never touches threads, queues or the store;
-the runner does. Stages are registered by name in :data:`scenewatch.runtime.stages.STAGES`
+the runner does. Stages are registered by name in :data:`scenewatch.perception.registry.STAGES`
 and built with a :class:`StageContext`.
 
 Spans that grow over time (a tracked object, a line of text still visible) are emitted
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, Literal, Protocol, TypeVar
 from scenewatch.types import AudioChunk, Detections, Keyframe, Observation, SourceInfo
 
 if TYPE_CHECKING:
-    from scenewatch.config import Config
+    from scenewatch.perception.settings import PerceptionSettings
 
 StageInput = Literal["keyframe", "audio"]
 T = TypeVar("T")
@@ -56,13 +56,13 @@ class StageContext:
     """Everything a stage may know about its surroundings when built.
 
     Attributes:
-        config: the whole validated config.
+        settings: the perception section of the config (stage and backend settings).
         source: the source being processed.
         media_dir: directory for thumbnails/crops of this source (created on demand).
         concepts: the user's plain-word concepts (``--for``).
     """
 
-    config: Config
+    settings: PerceptionSettings
     source: SourceInfo
     media_dir: Path
     concepts: tuple[str, ...] = field(default_factory=tuple)

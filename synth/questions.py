@@ -1,6 +1,6 @@
 """Questions about the synthetic scenes, with answers computed from their truth, and a scorer.
 
-Expected values are derived from :class:`~scenewatch.synth.scene.SceneTruth` (never typed in
+Expected values are derived from :class:`~synth.scene.SceneTruth` (never typed in
 by hand), so changing a scene changes its answers. Scoring looks at the answer text (numbers
 within tolerance, required strings, yes/no) and at the cited evidence (ids exist, "when"
 evidence within ±1 s of the truth).
@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from scenewatch.synth.scene import SceneTruth
-from scenewatch.synth.scenes import SCENES
+from synth.scene import SceneTruth
+from synth.scenes import SCENES
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,17 @@
-"""``python -m scenewatch.synth DB [SCENE ...]``: write synthetic scenes into a timeline database."""
+"""``python -m synth DB [SCENE ...]``: write synthetic scenes into a timeline database."""
 
 from __future__ import annotations
 
 import sys
 
 from scenewatch.memory.store import TimelineStore
-from scenewatch.synth import SCENES, build_scene, load_scene
+from synth import SCENES, build_scene, load_scene
 
 
 def main(argv: list[str]) -> int:
     """Entry point."""
     if not argv:
-        sys.stderr.write("usage: python -m scenewatch.synth DB [SCENE ...]\n")
+        sys.stderr.write("usage: python -m synth DB [SCENE ...]\n")
         return 2
     names = argv[1:] or list(SCENES)
     with TimelineStore(argv[0]) as store:

@@ -1,7 +1,7 @@
 """Synthetic scenes with exact ground truth for testing triggers and reasoning.
 
 Example:
-    >>> from scenewatch.synth import build_scene
+    >>> from synth import build_scene
     >>> scene = build_scene("front_door")
     >>> scene.truth.sounds[0].label
     'Doorbell'
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from scenewatch.errors import ScenewatchError
 from scenewatch.memory.store import TimelineStore
-from scenewatch.synth.scene import PerceptionNoise, SceneTruth, SyntheticScene, perceive
-from scenewatch.synth.scenes import SCENES
 from scenewatch.types import Observation, SourceInfo
+from synth.scene import PerceptionNoise, SceneTruth, SyntheticScene, perceive
+from synth.scenes import SCENES
 
 __all__ = ["SCENES", "SceneTruth", "SyntheticScene", "build_scene", "load_scene"]
 

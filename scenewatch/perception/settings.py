@@ -1,0 +1,30 @@
+"""Settings of the perception layer: which stages run and each stage's backend settings.
+
+Perception reads only this section of the config tree; the root :mod:`scenewatch.config`
+composes it with the other layers' sections.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from scenewatch._settings_base import Section
+from scenewatch.perception.asr.settings import AsrSettings
+from scenewatch.perception.detect.settings import DetectSettings
+from scenewatch.perception.embed.settings import EmbedSettings
+from scenewatch.perception.ocr.settings import OcrSettings
+from scenewatch.perception.sounds.settings import SoundSettings
+
+DEFAULT_STAGES = ["scene", "objects", "text", "speech", "sounds"]
+
+
+class PerceptionSettings(Section):
+    """Which perception stages run and their backends."""
+
+    stages: list[str] = Field(default_factory=lambda: list(DEFAULT_STAGES),
+                              description="stages the watch pipeline runs, by registered name")
+    asr: AsrSettings = AsrSettings()
+    sounds: SoundSettings = SoundSettings()
+    detect: DetectSettings = DetectSettings()
+    ocr: OcrSettings = OcrSettings()
+    embed: EmbedSettings = EmbedSettings()
