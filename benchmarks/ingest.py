@@ -15,6 +15,7 @@ spread over the run (target: flat within 50 MB). Nothing is written outside the 
 Usage::
 
     .venv/bin/python benchmarks/ingest.py [--minutes 30] [--part decode|pipeline|all]
+    .venv/bin/python benchmarks/ingest.py --minutes 5 --watch-rss scene,objects,text,speech,sounds [--code /tmp/base]
 """
 
 from __future__ import annotations
@@ -146,16 +147,41 @@ def bench_pipeline(path: Path, folder: Path) -> None:
     trace.report("pipeline[scene]", summary.media_time)
 
 
+def bench_watch_rss(path: Path, folder: Path, stages: str, code: Path | None) -> None:
+    """Peak RSS of a real ``scenewatch watch`` process (``code``: another checkout's package, same venv)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEWATCH_")}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    db = folder / f"watch-{code.name if code else 'here'}.db"
+    started = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "scenewatch.cli.main", "watch", str(path), "--db", str(db),
+                          "--stages", stages, "--restart"], env=env, cwd=folder, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if run.returncode != 0:
+        raise SystemExit(run.stderr)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    print(f"watch --stages {stages} ({code or ROOT}): peak RSS {peak:.0f} MB, {wall:.1f} s wall")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="scenewatch ingest benchmark")
     parser.add_argument("--minutes", type=float, default=30.0, help="length of the looped input")
     parser.add_argument("--part", choices=["decode", "pipeline", "all"], default="all",
                         help="'all' runs each part in its own process, so memory figures do not mix")
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)  # reuse a looped file (internal)
+    parser.add_argument("--watch-rss", metavar="STAGES", help="instead: peak RSS of `scenewatch watch --stages "
+                        "STAGES` on the looped input (one process per run)")
+    parser.add_argument("--code", type=Path, help="with --watch-rss: run another checkout's package "
+                        "(e.g. a `git worktree` of an older commit) on PYTHONPATH")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sw-bench-") as tmp:
         folder = Path(tmp)
         path = args.input or make_long_input(folder, args.minutes)
+        if args.watch_rss:
+            bench_watch_rss(path, folder, args.watch_rss, args.code)
+            return 0
         if args.part == "all":
             print(f"input: {path.name}, {path.stat().st_size / MB:.0f} MB")
             for part in ("decode", "pipeline"):

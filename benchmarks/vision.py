@@ -1,7 +1,9 @@
 """Vision benchmark: detector speed at 640×360, tracker overhead, end-to-end stage, RSS, bbox mAP.
 
 Run alone (it is CPU-bound): ``.venv/bin/python benchmarks/vision.py [--frames 60] [--images 120]``.
-Prints results; writes nothing.
+``--seeing`` times only the arrivals stage and attributes beside the detector; ``--arrivals 10:30``
+scores arrivals/departures/colours on generated scenes (``synth.vision``, needs the repo root on
+``sys.path``). Prints results; writes nothing.
 
 mAP: there is no COCO val set on these machines, so the benchmark builds a COCO-format set
 itself: real person crops from ``video/sam2_bedroom.mp4`` (two poses of one girl, boxes
@@ -99,16 +101,99 @@ def bench_detector(n: int) -> tuple[Any, list[Any]]:
 
 
 def bench_stage(det: Any) -> None:
-    from scenewatch.perception.detect.service import detect_file
+    from scenewatch.config import Config
+    from scenewatch.runtime.files import detect_file
 
     with tempfile.TemporaryDirectory() as tmp:
         for path, concepts in ((BEDROOM, "person"), (SCENE, "person, car, dog")):
             t0 = time.perf_counter()
-            obs = detect_file(path, concepts, media_dir=Path(tmp), detector=det)
+            obs = detect_file(path, concepts, Config(), media_dir=Path(tmp), detector=det)
             dt = time.perf_counter() - t0
-            samples = sum(o.payload.get("samples", 0) for o in obs)
+            samples = sum(getattr(o.payload, "samples", 0) for o in obs)
             print(f"detect_file {path.name} (decode + keyframes + detect + track + thumbnails): {dt:.2f} s, "
                   f"{len(obs)} tracks, {samples} tracked boxes")
+
+
+def scene_keyframes(path: Path, limit: int = 400) -> list[Any]:
+    """Keyframes of a video as the pipeline's sampler picks them."""
+    from scenewatch.config import Config
+    from scenewatch.ingest.keyframes import KeyframeSampler
+    from scenewatch.ingest.sources import MediaSource, VideoItem
+    from scenewatch.types import Keyframe
+
+    cfg = Config()
+    source = MediaSource(str(path), cfg.ingest)
+    sampler = KeyframeSampler(cfg.ingest.keyframes, source.info.width, source.info.height)
+    out = []
+    for item in source.items():
+        if isinstance(item, VideoItem):
+            got = sampler.consider(item.thumbnail(cfg.ingest.keyframes.analysis_width), item.pts)
+            if got is not None:
+                out.append(Keyframe(item.to_frame(), got[0], got[1], got[2]))
+                if len(out) >= limit:
+                    break
+    return out
+
+
+def bench_seeing(det: Any) -> None:
+    """Cost per keyframe of the arrivals stage (background model) and of attributes, beside the detector."""
+    from scenewatch.config import Config
+    from scenewatch.perception.arrivals.stage import ArrivalStage
+    from scenewatch.perception.attributes import motion_of, object_colour
+    from scenewatch.perception.detect.nanodet_onnx import COCO_LABELS
+    from scenewatch.perception.stage import KeyframeShared, StageContext
+    from scenewatch.types import SourceInfo
+
+    kfs = scene_keyframes(SCENE)
+    info = SourceInfo(id="bench", uri=str(SCENE), kind="file", width=640, height=360, fps=25.0)
+    dets = []
+    ms_det = []
+    for kf in kfs:
+        t0 = time.perf_counter()
+        dets.append(det.detect(kf.frame, COCO_LABELS))
+        ms_det.append((time.perf_counter() - t0) * 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = ArrivalStage(StageContext(Config().perception, info, Path(tmp)))
+        ms_arr = []
+        for kf, d in zip(kfs, dets, strict=True):
+            t0 = time.perf_counter()
+            stage.on_keyframe(kf, KeyframeShared(d))
+            ms_arr.append((time.perf_counter() - t0) * 1000)
+    ms_att = []
+    boxes = 0
+    for kf, d in zip(kfs, dets, strict=True):
+        t0 = time.perf_counter()
+        for box in d.xyxy[d.scores >= 0.35]:
+            object_colour(kf.frame.image, box)
+            boxes += 1
+        motion_of([[i * 0.2, 10 + i, 10, 50 + i, 50] for i in range(40)], 640, 360)
+        ms_att.append((time.perf_counter() - t0) * 1000)
+    mean_det = statistics.mean(ms_det)
+    print(f"seeing on {SCENE.name}, {len(kfs)} keyframes (640x360):")
+    print(f"  nanodet detect:            {summary(ms_det)}")
+    print(f"  arrivals stage (MOG2 etc): {summary(ms_arr)}  "
+          f"= {100 * statistics.mean(ms_arr) / mean_det:.0f} % of detect")
+    print(f"  attributes ({boxes / len(kfs):.1f} boxes/kf):  {summary(ms_att)}  "
+          f"= {100 * statistics.mean(ms_att) / mean_det:.0f} % of detect")
+    crop = kfs[len(kfs) // 2].frame.image
+    per_box = timed(lambda: object_colour(crop, (300, 150, 420, 270)), 50)
+    print(f"  colour of one 120x120 box: {summary(per_box)}")
+
+
+def bench_arrival_quality(seeds: list[int]) -> None:
+    """Arrival/departure recall, false arrivals, colour names on generated scenes (synth.vision)."""
+    from synth.vision_eval import evaluate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        from scenewatch.perception.detect.settings import DetectSettings
+        from scenewatch.perception.detect.stage import build_tracking_detector
+
+        t0 = time.perf_counter()
+        score = evaluate(seeds, Path(tmp), build_tracking_detector(DetectSettings()))
+    print(f"arrivals on generated scenes {seeds[0]}..{seeds[-1]} ({time.perf_counter() - t0:.0f} s):",
+          json.dumps(score.summary()))
+    for miss in score.misses:
+        print("  ", miss)
 
 
 def composite_dataset(n_images: int, seed: int = 0) -> tuple[list[np.ndarray], dict[str, Any]]:
@@ -187,9 +272,21 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60, help="keyframes to time")
     parser.add_argument("--images", type=int, default=120, help="composite images for mAP")
     parser.add_argument("--skip-map", action="store_true")
+    parser.add_argument("--seeing", action="store_true", help="only the arrivals/attributes cost per keyframe")
+    parser.add_argument("--arrivals", metavar="A:B", help="arrival quality on generated scenes of seeds A..B-1")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.arrivals:
+        a, b = (int(v) for v in args.arrivals.split(":"))
+        bench_arrival_quality(list(range(a, b)))
+        return
+    if args.seeing:
+        from scenewatch.perception.detect.nanodet_onnx import NanoDetDetector
+
+        bench_seeing(NanoDetDetector())
+        return
     det, _ = bench_detector(args.frames)
+    bench_seeing(det)
     bench_stage(det)
     if not args.skip_map:
         bench_map(args.images)

@@ -8,16 +8,19 @@ CLI flags. Errors become one :class:`~scenewatch.errors.ConfigError` line naming
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from scenewatch._settings_base import Section
+from scenewatch.api.settings import ServeSettings
 from scenewatch.errors import ConfigError
 from scenewatch.ingest.settings import IngestSettings
 from scenewatch.memory.settings import StoreSettings
@@ -66,6 +69,7 @@ class Config(BaseSettings):
     reasoner: ReasonerSettings = ReasonerSettings()
     triggers: TriggerSettings = TriggerSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    serve: ServeSettings = ServeSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -120,6 +124,23 @@ def format_validation_error(exc: ValidationError, model: type[Any] = Config) -> 
     return msg + (f" (+{more} more)" if more > 0 else "")
 
 
+def format_settings_error(exc: SettingsError) -> str:
+    """One line naming the environment variable whose value could not be parsed, and why."""
+    field = re.search(r'field "([^"]+)"', str(exc))
+    prefix = f"SCENEWATCH_{field[1].upper()}" if field else "SCENEWATCH_"
+    why = str(exc.__cause__ or exc).splitlines()[0]
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith(prefix) or not value.strip().startswith(("[", "{")):
+            continue
+        try:
+            json.loads(value)
+        except ValueError as bad:
+            why = str(bad).splitlines()[0]
+            return (f"config: environment variable {name}={value!r} is not valid JSON ({why}); "
+                    f"write lists as JSON, e.g. {name}='[\"scene\", \"speech\"]'")
+    return f"config: cannot read the environment{' for ' + field[1] if field else ''}: {why}"
+
+
 def _allowed_keys(model: type[Any], path: list[str]) -> list[str]:
     current: Any = model
     for part in path:
@@ -157,5 +178,7 @@ def load_config(path: Path | str | None = None, overrides: Mapping[str, Any] | N
         return Config(**init)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
+    except SettingsError as exc:  # an environment value that is not valid JSON for a list/mapping
+        raise ConfigError(format_settings_error(exc)) from None
     finally:
         _FILE_DATA.clear()

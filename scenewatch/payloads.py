@@ -12,6 +12,8 @@ Paths (thumbnails) are relative to the media directory of the store.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -156,3 +158,26 @@ def parse_payload(kind: str, data: Mapping[str, Any] | Payload | None) -> Payloa
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
         raise ValueError(f"{kind} payload: {where}: {first['msg']}") from None
+
+
+def thumbnail_of(payload: Payload) -> str | None:
+    """The thumbnail path a payload names (relative to the media directory), if its kind has one."""
+    return payload.thumbnail if isinstance(payload, ObjectPayload | TextPayload) else None
+
+
+def media_ref(path: str | PathLike[str] | None, source_media_dir: PathLike[str] | str) -> str | None:
+    """The path to store for a file a stage wrote under its source's media directory.
+
+    Stages write under ``StageContext.media_dir``, which is ``<media root>/<source folder>``;
+    rows store the path relative to the media root (``<source folder>/object-7.jpg``), so a
+    database and its media folder can move together. A path outside the media root is kept
+    as given (absolute), never silently rewritten to point elsewhere.
+    """
+    if path is None:
+        return None
+    file = Path(path)
+    root = Path(source_media_dir).parent
+    try:
+        return file.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(file)

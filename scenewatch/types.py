@@ -14,6 +14,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from scenewatch.payloads import Payload, parse_payload
+
 ObservationKind = Literal["scene", "motion", "speech", "sound", "object", "text", "gap", "caption"]
 OBSERVATION_KINDS: tuple[str, ...] = ObservationKind.__args__  # type: ignore[attr-defined]
 
@@ -219,6 +221,10 @@ class SoundEvent:
     label: str
     score: float
     mid: str | None = None
+    labels: tuple[str, ...] = ()
+    """``label``, its AudioSet ancestors and other strong co-labels of the same occurrence."""
+    mids: tuple[str, ...] = ()
+    """AudioSet mids of ``labels`` where known, in the same order."""
 
     def __post_init__(self) -> None:
         _check_time("SoundEvent", self.start, self.end)
@@ -278,7 +284,9 @@ class Observation:
         confidence: 0..1.
         box: optional ``[x1, y1, x2, y2]`` pixels (representative box).
         track_id: tracker id for objects, else ``None``.
-        payload: extra JSON-serialisable detail (words, per-time boxes, thumbnail path).
+        payload: the kind's typed detail (:mod:`scenewatch.payloads`: words, per-time boxes,
+            thumbnail path…). A plain mapping is accepted and parsed, so a bad key or value
+            fails here, where the row is made.
         wall_start: Unix time of ``start`` for live sources.
         id: store row id, ``None`` until stored.
     """
@@ -292,13 +300,14 @@ class Observation:
     confidence: float = 1.0
     box: tuple[float, float, float, float] | None = None
     track_id: int | None = None
-    payload: Mapping[str, Any] = field(default_factory=dict)
+    payload: Payload = None  # type: ignore[assignment]  # None becomes the kind's empty payload
     wall_start: float | None = None
     id: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in OBSERVATION_KINDS:
             raise ValueError(f"unknown observation kind {self.kind!r}")
+        object.__setattr__(self, "payload", parse_payload(self.kind, self.payload))
         _check_time("Observation", self.start, self.end)
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"Observation.confidence must be in [0, 1], got {self.confidence}")

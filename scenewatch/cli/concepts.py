@@ -16,18 +16,21 @@ def concepts_command(
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Use phrasing rules and synonyms only."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Show which stage (objects, sounds, text, speech) perceives each concept, and which cannot be perceived."""
-    from scenewatch.perception.concepts import ConceptMapper
+    """Show what each concept means (objects, arrivals, sounds, text, speech), and which cannot be perceived.
 
-    cfg = build_config(config)
-    mapper = ConceptMapper(threshold=cfg.perception.detect.concept_threshold,
-                           max_concepts=cfg.perception.detect.max_concepts, use_embeddings=not no_embeddings)
-    cmap = mapper.map(concepts)
+    The meaning comes from the one vocabulary, so it is also what ``--for`` triggers and ``ask`` use.
+    """
+    from scenewatch.runtime import service
+
+    cmap = service.map_concepts(build_config(config), concepts, use_embeddings=not no_embeddings)
     if as_json:
         print_json(cmap.to_dict())
         return
     from rich.console import Console
 
+    for m in cmap.mappings:
+        means = m.summary() if m.targets else "[red]cannot be perceived[/]"
+        console.print(f"[bold]{m.concept}[/] → {means}", highlight=False)
     table = Table("concept", "stage", "watches for", "match", "note")
     for m in cmap.mappings:
         if not m.targets:
@@ -35,7 +38,7 @@ def concepts_command(
             continue
         for i, t in enumerate(m.targets):
             match = t.via if t.via != "embedding" else f"similarity {t.score:.2f}"
-            table.add_row(m.concept if i == 0 else "", t.stage, t.label, match, m.note if i == 0 else "")
+            table.add_row(m.concept if i == 0 else "", t.stage, t.describe(), match, m.note if i == 0 else "")
     Console().print(table)
     if cmap.unperceivable:
         console.print(f"[yellow]not perceivable here:[/] {', '.join(cmap.unperceivable)}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from scenewatch.cli.common import ConfigOption, JsonOption, build_config, console, print_json
+from scenewatch.cli.common import ConfigOption, DbOption, JsonOption, build_config, console, print_json
 
 
 def detect_command(
@@ -20,19 +20,20 @@ def detect_command(
                                            show_default=False),
     media_dir: Path | None = typer.Option(None, "--media-dir", help="Where track thumbnails go.",
                                           show_default=False),
+    db: Path | None = DbOption,
     config: Path | None = ConfigOption,
 ) -> None:
     """Find, track and time-stamp the given concepts in a video (or boxes in an image)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from scenewatch.perception.detect.service import detect_file, observation_json
+    from scenewatch.runtime import service
 
     detect: dict[str, object] = {}
     if backend is not None:
         detect["backend"] = backend
     if threshold is not None:
         detect["score_threshold"] = threshold
-    cfg = build_config(config, perception={"detect": detect} if detect else None)
+    cfg = build_config(config, db, perception={"detect": detect} if detect else None)
     with Progress(TextColumn("detecting"), BarColumn(), TextColumn("{task.completed:.1f} s"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("detect", total=None)
@@ -40,8 +41,8 @@ def detect_command(
         def progress(done: float, total: float) -> None:
             bar.update(task, completed=done, total=total or None)
 
-        rows = [observation_json(o) for o in detect_file(path, concepts, cfg, media_dir=media_dir,
-                                                         progress=progress)]
+        rows = [service.object_row(o) for o in service.detect_file(path, concepts, cfg, store=db, media_dir=media_dir,
+                                                                   progress=progress)]
     if as_json:
         print_json(rows)
         return

@@ -19,6 +19,9 @@ from scenewatch.errors import ScenewatchError
 COMMAND_MODULES = (
     "watch", "timeline", "info", "transcribe", "sounds", "detect", "concepts", "read",
     "search", "ask", "report",
+    "review", "export", "dataset", "train", "plan",  # learning (docs/learning.md)
+    "serve", "token",  # serving (docs/serving.md)
+    "outbox",  # pending actions (webhook, MQTT, command)
 )
 
 app = typer.Typer(
@@ -57,7 +60,9 @@ _load_commands()
 def main() -> None:
     """Entry point: run the app, turning scenewatch errors into one line."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ScenewatchError as exc:
         if os.environ.get("SCENEWATCH_DEBUG"):
             raise
@@ -68,16 +73,31 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # click usage errors and aborts
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        exits, usage, aborts = _click_exception_types()
+        if isinstance(exc, exits):
+            sys.exit(getattr(exc, "exit_code", 0))
+        if isinstance(exc, usage):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", 2))
+        if isinstance(exc, aborts):
             sys.exit(1)
         raise
+
+
+def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(exit, usage-error, abort) classes of typer and of click: newer typer vendors its own click."""
+    exits: list[type] = [typer.Exit]
+    usage: list[type] = []
+    aborts: list[type] = [typer.Abort]
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        exits += [t for t in (getattr(module, "Exit", None),) if isinstance(t, type)]
+        usage += [t for t in (getattr(module, "ClickException", None),) if isinstance(t, type)]
+        aborts += [t for t in (getattr(module, "Abort", None),) if isinstance(t, type)]
+    return tuple(exits), tuple(usage), tuple(aborts)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from scenewatch.cli.common import ConfigOption, JsonOption, build_config, console, print_json
+from scenewatch.cli.common import ConfigOption, DbOption, JsonOption, build_config, console, print_json
 
 
 def read_command(
@@ -18,12 +18,13 @@ def read_command(
     fps: float | None = typer.Option(None, "--fps", help="Videos: steady reading rate per second (default 1).",
                                      show_default=False),
     full_frame: bool = typer.Option(False, "--full-frame", help="Videos: read whole frames, not changed regions."),
+    db: Path | None = DbOption,
     config: Path | None = ConfigOption,
 ) -> None:
     """Read the text in an image, or each line of text in a video with the time it was visible."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from scenewatch.perception.ocr.read import observation_json, read_path
+    from scenewatch.runtime import service
 
     ocr: dict[str, object] = {}
     if backend is not None:
@@ -32,7 +33,7 @@ def read_command(
         ocr["video_fps"] = fps
     if full_frame:
         ocr["full_frame"] = True
-    cfg = build_config(config, perception={"ocr": ocr} if ocr else None)
+    cfg = build_config(config, db, perception={"ocr": ocr} if ocr else None)
     with Progress(TextColumn("reading"), BarColumn(), TextColumn("{task.completed:.0f} s"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("read", total=None)
@@ -40,7 +41,7 @@ def read_command(
         def progress(done: float, total: float) -> None:
             bar.update(task, completed=done, total=total or None)
 
-        rows = [observation_json(o) for o in read_path(path, cfg.perception.ocr, progress=progress)]
+        rows = [service.text_row(o) for o in service.read_file(path, cfg, store=db, progress=progress)]
     if as_json:
         print_json(rows)
         return

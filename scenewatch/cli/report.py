@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from scenewatch.cli.common import ConfigOption, DbOption, JsonOption, build_config, print_json
+from scenewatch.vocabulary.time import format_time
 
 
 def register(app: typer.Typer) -> None:
@@ -22,16 +23,14 @@ def register(app: typer.Typer) -> None:
         db: Path | None = DbOption,
     ) -> None:
         """Summarise what happened in a period across sources: events first, then highlights."""
-        from scenewatch.memory.store import TimelineStore
-        from scenewatch.reasoning.summary import report
+        from scenewatch.runtime import service
 
         config = build_config(config_path, db)
-        with TimelineStore(config.store.path, readonly=True) as store:
-            result = report(store, since=since, until=until, source_id=source)
+        result = service.report(config, since=since, until=until, source_id=source)
         if as_json:
             print_json(result.to_json())
             return
         for src in result.sources:
             typer.echo(f"{src['source_id']}: {src['narrative']}")
             for e in src["events"]:
-                typer.echo(f"  [{e['severity']}] {e['start']:.1f} s {e['title']}: {e['summary'][:160]}")
+                typer.echo(f"  [{e['severity']}] {format_time(e['start'])} {e['title']}: {e['summary'][:160]}")

@@ -8,11 +8,7 @@ import typer
 from rich.table import Table
 
 from scenewatch.cli.common import ConfigOption, DbOption, JsonOption, build_config, console, print_json
-
-
-def _fmt(seconds: float) -> str:
-    minutes, sec = divmod(seconds, 60)
-    return f"{int(minutes)}:{sec:05.2f}"
+from scenewatch.vocabulary.time import format_time
 
 
 def search_command(
@@ -29,18 +25,17 @@ def search_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Find moments by what was said, read, seen or heard."""
-    from scenewatch.memory.search import SearchFilters, parse_media_time, search_with_config
+    from scenewatch.runtime import service
 
     cfg = build_config(config, db)
-    filters = SearchFilters(source_id=source, kinds=tuple(kind or ()), since=parse_media_time(since),
-                            until=parse_media_time(until))
-    moments = search_with_config(cfg, query, filters, limit=limit, use_vectors=not keywords_only)
+    moments = service.search(cfg, query, source_id=source, kinds=kind or (), since=since, until=until, limit=limit,
+                             keywords_only=keywords_only)
     if as_json:
         print_json([m.to_dict() for m in moments])
         return
     table = Table("score", "source", "start", "end", "kind", "snippet", "obs", "thumbnail")
     for m in moments:
-        table.add_row(f"{m.score:.4f}", m.source_id, _fmt(m.start), _fmt(m.end), m.kind, m.snippet[:70],
+        table.add_row(f"{m.score:.4f}", m.source_id, format_time(m.start), format_time(m.end), m.kind, m.snippet[:70],
                       str(m.observation_id), m.thumbnail or "")
     console.print(table)
     console.print(f"{len(moments)} moments for {query[:60]!r}", highlight=False)
@@ -54,21 +49,17 @@ def reembed_command(
     """Rebuild the vector index with the configured embedder (after changing perception.embed)."""
     from rich.progress import Progress
 
-    from scenewatch.memory.store import TimelineStore
-    from scenewatch.memory.vectors import VectorIndex, build_embedder, reembed
+    from scenewatch.runtime import service
 
     cfg = build_config(config, db)
-    embedder = build_embedder(cfg.perception.embed)
-    with TimelineStore(cfg.store.path) as store, Progress(console=console, transient=True) as bar:
-        previous = VectorIndex.for_store(store).model()
+    with Progress(console=console, transient=True) as bar:
         task = bar.add_task("embedding", total=None)
-        count = reembed(store, embedder, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    result = {"model": embedder.model_name, "dim": embedder.dim, "embedded": count,
-              "previous_model": previous[0] if previous else None}
+        result = service.reembed(cfg, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    count = result["embedded"]
     if as_json:
         print_json(result)
     else:
-        console.print(f"re-embedded {count} observations with {embedder.model_name} ({embedder.dim}-d)",
+        console.print(f"re-embedded {count} observations with {result['model']} ({result['dim']}-d)",
                       highlight=False)
 
 
@@ -85,17 +76,10 @@ def prune_command(
     """Apply the retention policy: drop old observations, their vectors and thumbnails together."""
     from dataclasses import asdict
 
-    from scenewatch.errors import ConfigError
-    from scenewatch.memory.retention import prune
-    from scenewatch.memory.store import TimelineStore
+    from scenewatch.runtime import service
 
     cfg = build_config(config, db)
-    days = cfg.store.retention_days if days is None else days
-    gb = cfg.store.retention_gb if gb is None else gb
-    if days is None and gb is None:
-        raise ConfigError("nothing to prune by: pass --days/--gb or set store.retention_days/retention_gb")
-    with TimelineStore(cfg.store.path) as store:
-        report = prune(store, cfg.store.resolved_media_dir(), days=days, max_gb=gb, dry_run=dry_run)
+    report = service.prune(cfg, days=days, gb=gb, dry_run=dry_run)
     if as_json:
         print_json(asdict(report))
         return

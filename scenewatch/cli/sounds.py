@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from scenewatch.cli.common import ConfigOption, JsonOption, build_config, console, print_json
+from scenewatch.cli.common import ConfigOption, DbOption, JsonOption, build_config, console, print_json
 from scenewatch.cli.transcribe import media_progress
 
 
@@ -20,24 +20,24 @@ def register(app: typer.Typer) -> None:
         allow: list[str] = typer.Option([], "--only", help="Report only this AudioSet label (repeatable).",
                                         show_default=False),
         speech: bool = typer.Option(False, "--speech", help="Also report speech, silence and room tone."),
+        db: Path | None = DbOption,
         config: Path | None = ConfigOption,
     ) -> None:
         """List the sound events heard in FILE."""
-        from scenewatch.perception.sounds import tag_file
+        from scenewatch.runtime import service
 
         overrides: dict[str, object] = {}
         if allow:
             overrides["allow"] = list(allow)
         if speech:
             overrides["include_speech"] = True
-        cfg = build_config(config, perception={"sounds": overrides} if overrides else None)
+        cfg = build_config(config, db, perception={"sounds": overrides} if overrides else None)
         with media_progress(f"listening to {file.name}") as progress:
-            events = tag_file(file, cfg.perception.sounds, progress=progress)
+            events = service.sounds_file(file, cfg, store=db, progress=progress)
         if json_out:
-            print_json([{"start": round(e.start, 3), "end": round(e.end, 3), "label": e.label,
-                         "score": round(e.score, 3)} for e in events])
+            print_json([service.sound_row(e) for e in events])
             return
         for e in events:
-            typer.echo(f"{e.start:8.2f} {e.end:8.2f}  {e.score:.2f}  {e.label}")
+            typer.echo(f"{e.start:8.2f} {e.end:8.2f}  {e.confidence:.2f}  {e.label}")
         if not events:
             console.print("no sound events heard", style="dim")

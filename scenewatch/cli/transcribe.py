@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from scenewatch.cli.common import ConfigOption, JsonOption, build_config, console, print_json
-from scenewatch.types import TranscriptSegment
+from scenewatch.cli.common import ConfigOption, DbOption, JsonOption, build_config, console, print_json
+from scenewatch.types import Observation
 
 
 @contextmanager
@@ -35,13 +35,13 @@ def _clock(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def to_srt(segments: list[TranscriptSegment]) -> str:
+def to_srt(segments: list[Observation]) -> str:
     """SubRip subtitles."""
     blocks = [f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text}\n" for i, s in enumerate(segments, 1)]
     return "\n".join(blocks)
 
 
-def to_vtt(segments: list[TranscriptSegment]) -> str:
+def to_vtt(segments: list[Observation]) -> str:
     """WebVTT subtitles."""
     blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text}\n" for s in segments]
     return "WEBVTT\n\n" + "\n".join(blocks)
@@ -60,19 +60,20 @@ def register(app: typer.Typer) -> None:
                                          show_default=False),
         language: str | None = typer.Option(None, "--language", help="Language code (default: detect once).",
                                             show_default=False),
+        db: Path | None = DbOption,
         config: Path | None = ConfigOption,
     ) -> None:
         """Transcribe the speech in FILE with word-level times."""
-        from scenewatch.perception.asr import transcribe_file
+        from scenewatch.runtime import service
 
         if sum((json_out, srt, vtt)) > 1:
             raise typer.BadParameter("choose one of --json, --srt, --vtt")
         asr = {k: v for k, v in {"model": model, "language": language}.items() if v is not None}
-        cfg = build_config(config, perception={"asr": asr} if asr else None)
+        cfg = build_config(config, db, perception={"asr": asr} if asr else None)
         with media_progress(f"transcribing {file.name}") as progress:
-            segments = transcribe_file(file, cfg.perception.asr, progress=progress)
+            segments = service.transcribe_file(file, cfg, store=db, progress=progress)
         if json_out:
-            print_json([{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text} for s in segments])
+            print_json([service.speech_row(s) for s in segments])
         elif srt:
             typer.echo(to_srt(segments), nl=False)
         elif vtt:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import typer
@@ -17,6 +20,18 @@ def _concepts(text: str | None) -> list[str] | None:
     if not text:
         return None
     return [c.strip() for c in text.replace(";", ",").split(",") if c.strip()]
+
+
+def _stopper(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """First Ctrl-C/SIGTERM: stop cleanly (commit, mark the source stopped); a second one: exit now."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(130 if signum == signal.SIGINT else 143)
+        stop.set()
+        console.print("stopping: finishing what is in hand (press Ctrl-C again to quit at once)", style="yellow")
+
+    return handle
 
 
 def watch_command(
@@ -37,7 +52,7 @@ def watch_command(
         overrides["perception"] = {"stages": [s.strip() for s in stages.split(",") if s.strip()]}
     cfg = build_config(config, db, **overrides)
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, _stopper(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn())
     try:
@@ -54,23 +69,36 @@ def watch_command(
 
             summaries = service.watch(source, cfg, until=until, restart=restart, on_progress=on_progress, stop=stop)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    failed = [s for s in summaries if s.status == "failed"]
     if as_json:
         from dataclasses import asdict
 
         print_json([asdict(s) for s in summaries])
+        if failed:
+            raise typer.Exit(1)
         return
+    for s in failed:
+        console.print(f"[red]failed[/] {s.uri}: {s.error}", highlight=False, soft_wrap=True)
     for s in summaries:
+        if s.status == "failed":
+            continue
         line = (f"[bold]{s.source_id}[/] {s.status}: {s.media_time:.1f}s of media in {s.wall_seconds:.1f}s, "
                 f"{s.keyframes} keyframes, {s.observations} observations, {s.events} events")
-        if s.resumed_from:
+        if s.resumed_from and s.status != "already done":
             line += f" (resumed at {s.resumed_from:.1f}s)"
+        already = [n for n in s.done_stages if n not in s.stages]
+        if s.stages and already:
+            line += f"; ran {', '.join(s.stages)} ({', '.join(already)} already done)"
         if s.gaps:
             line += f", {s.gaps} stream gaps"
         console.print(line, highlight=False)
         for name, why in s.skipped_stages.items():
             console.print(f"  [yellow]stage {name} skipped:[/] {why}", highlight=False)
     console.print(f"timeline: {cfg.store.path}", highlight=False)
+    if failed:
+        raise typer.Exit(1)  # some sources of a folder could not be ingested
 
 
 def register(app: typer.Typer) -> None:

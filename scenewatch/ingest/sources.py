@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -85,15 +86,28 @@ def _is_device(uri: str) -> bool:
     return uri.startswith("/dev/video") or uri.startswith("device:")
 
 
+def _host(uri: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    return parts.netloc.rsplit("@", 1)[-1] or uri
+
+
 def _open_container(uri: str, options: dict[str, str] | None = None, fmt: str | None = None,
                     timeout: float | tuple[float, float] | None = None) -> Any:
     import av
 
+    began = time.monotonic()
     try:
         return av.open(uri, format=fmt, options=options or {}, timeout=timeout)
     except av.error.FileNotFoundError:
         raise SourceError(f"no such file: {uri}") from None
     except av.error.InvalidDataError:
+        if _is_live(uri):  # FFmpeg reports a server that never replies as invalid data once its timeout ends
+            limit = timeout[0] if isinstance(timeout, tuple) else timeout
+            if limit is not None and time.monotonic() - began >= 0.8 * limit:
+                raise SourceError(f"cannot open {uri}: no answer from {_host(uri)} within {limit:g} s") from None
+            raise SourceError(f"cannot open {uri}: {_host(uri)} answered, but not with a media stream") from None
         raise SourceError(f"cannot open {uri}: not a media file, or truncated/corrupt") from None
     except av.error.ExitError:  # PyAV's timeout interrupts FFmpeg, which reports "Immediate exit requested"
         limit = timeout[0] if isinstance(timeout, tuple) else timeout
@@ -155,6 +169,8 @@ class _Demuxer:
         self.audio = container.streams.audio[0] if container.streams.audio else None
         if self.video is not None:
             self.video.thread_type = "AUTO"
+            # FFmpeg's default pool is one thread per core (plus one): hundreds on a big server.
+            self.video.codec_context.thread_count = min(4, os.cpu_count() or 1)
         self.resampler = AudioResampler() if self.audio is not None else None
         self.chunker = AudioChunker(source_id, settings.audio_chunk_seconds)
         self.first_pts: float | None = None
@@ -380,8 +396,18 @@ def expand_sources(uri: str, settings: IngestSettings | None = None,
         SourceError: nothing there, or a folder without media.
     """
     settings = settings or IngestSettings()
+    return [MediaSource(one, settings, stop) for one in list_sources(uri, settings)]
+
+
+def list_sources(uri: str, settings: IngestSettings | None = None) -> list[str]:
+    """What :func:`expand_sources` would open, without opening anything (folders are opened lazily).
+
+    Raises:
+        SourceError: nothing there, or a folder without media.
+    """
+    settings = settings or IngestSettings()
     if _is_live(uri) or _is_device(uri):
-        return [MediaSource(uri, settings, stop)]
+        return [uri]
     path = Path(uri).expanduser()
     if not path.exists():
         raise SourceError(f"no such file or folder: {uri}")
@@ -390,5 +416,5 @@ def expand_sources(uri: str, settings: IngestSettings | None = None,
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in exts)
         if not files:
             raise SourceError(f"no media files in {uri} (looked for {', '.join(sorted(exts))})")
-        return [MediaSource(str(f), settings, stop) for f in files]
-    return [MediaSource(str(path), settings, stop)]
+        return [str(f) for f in files]
+    return [str(path)]

@@ -15,28 +15,40 @@ costs thousands of tokens and buries the few rows that matter. Two stages:
 
 The output is a list of timestamped lines that cite observation ids (``#123``) plus the
 selected keyframe references, and statistics (items in, kept, estimated tokens).
+
+Stage 1 is the one merge of :mod:`scenewatch.spans` with a text-similarity policy. Stage 2
+also picks the evidence of open questions in ``ask`` and the highlights of ``report``
+(:func:`select_for_question`), with the embedder the service layer hands in.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from scenewatch import spans as spans_of
+from scenewatch.errors import ScenewatchError
 from scenewatch.memory.search import STOPWORDS
 from scenewatch.memory.store import TimelineStore
 from scenewatch.memory.vectors import VectorIndex
+from scenewatch.payloads import thumbnail_of
+from scenewatch.spans import SameThing, Span, normal_text
 from scenewatch.types import Observation
+from scenewatch.vocabulary.time import format_span, format_time
 
 if TYPE_CHECKING:
-    from scenewatch.perception.embed import Embedder
+    from scenewatch.memory.vectors import Embedder
+
+log = logging.getLogger(__name__)
 
 Vector = NDArray[np.float32]
 
@@ -52,11 +64,6 @@ _TOKEN = re.compile(r"\d|[^\W\d_]+|[^\w\s]")
 def estimate_tokens(text: str) -> int:
     """Tokens a BPE model (Qwen/Llama style) spends on ``text``: words, single digits, punctuation."""
     return len(_TOKEN.findall(text))
-
-
-def _clock(seconds: float) -> str:
-    minutes, sec = divmod(max(0.0, seconds), 60.0)
-    return f"{int(minutes)}:{sec:04.1f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,42 +101,6 @@ class KeyframeRef:
     source_id: str
     t: float
     thumbnail: str
-
-
-@dataclass(slots=True)
-class Span:
-    """Observations of one thing merged over time (stage 1 output)."""
-
-    source_id: str
-    kind: str
-    label: str
-    start: float
-    end: float
-    members: list[Observation] = field(default_factory=list)
-    texts: Counter[str] = field(default_factory=Counter)
-    score: float = 0.0
-
-    @property
-    def ids(self) -> list[int]:
-        """Member observation ids (stored rows only)."""
-        return [o.id for o in self.members if o.id is not None]
-
-    @property
-    def best(self) -> Observation:
-        """The most confident member (the one a line cites)."""
-        return max(self.members, key=lambda o: (o.confidence, -o.start))
-
-    @property
-    def text(self) -> str:
-        """The majority reading (corrects isolated OCR/ASR misreads)."""
-        return self.texts.most_common(1)[0][0] if self.texts else ""
-
-    def add(self, obs: Observation) -> None:
-        """Grow the span by one row."""
-        self.members.append(obs)
-        self.start, self.end = min(self.start, obs.start), max(self.end, obs.end)
-        if obs.text.strip():
-            self.texts[" ".join(obs.text.split())] += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,71 +147,59 @@ class CompressedContext:
     def text(self) -> str:
         """The lines as one prompt block (one line per span, time order, ``#id`` citations)."""
         out = [line.text for line in self.lines]
-        out += [f"keyframe #{k.observation_id} {_clock(k.t)} {k.thumbnail}" for k in self.keyframes]
+        out += [f"keyframe #{k.observation_id} {format_time(k.t)} {k.thumbnail}" for k in self.keyframes]
         return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- stage 1
-def _similar(a: str, b: str, va: Vector | None, vb: Vector | None, settings: ContextSettings) -> bool:
-    if a == b:
-        return True
-    if va is not None and vb is not None:
-        return float(va @ vb) >= settings.vector_similarity
-    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= settings.text_similarity
+def similar_text(settings: ContextSettings, vectors: Mapping[int, Vector]) -> SameThing:
+    """Merge policy: a text-bearing row continues a run whose first reading it nearly repeats.
+
+    Near-duplicate means embedding cosine ≥ ``vector_similarity`` when both rows have stored
+    vectors, else string similarity ≥ ``text_similarity`` (so OCR misreads join their span).
+    """
+
+    def same(row: Observation, run: Sequence[Observation]) -> bool:
+        head = run[0]
+        a, b = normal_text(row.text), normal_text(head.text)
+        if a == b:
+            return True
+        va = vectors.get(row.id) if row.id is not None else None
+        vb = vectors.get(head.id) if head.id is not None else None
+        if va is not None and vb is not None:
+            return float(va @ vb) >= settings.vector_similarity
+        return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= settings.text_similarity
+
+    return same
 
 
-def _span_key(obs: Observation) -> tuple[str, str, str]:
-    if obs.kind == "object" and obs.track_id is not None:
-        return (obs.source_id, obs.kind, f"track:{obs.track_id}")
-    if obs.kind in _TEXT_KINDS:
-        return (obs.source_id, obs.kind, "")
-    return (obs.source_id, obs.kind, obs.label.lower())
-
-
-def merge_spans(
+def reduce_redundancy(
     observations: Sequence[Observation],
     settings: ContextSettings = ContextSettings(),
     vectors: Mapping[int, Vector] | None = None,
 ) -> list[Span]:
     """Stage 1: drop low-confidence rows and merge repeated ones into spans, in time order.
 
+    The one merge of :func:`scenewatch.spans.merge_spans`, with a text-similarity policy.
+
     Args:
         observations: rows of the window (any order).
         settings: confidence floor, merge gap and similarity thresholds.
         vectors: stored embeddings by observation id (near-duplicate text test); optional.
     """
-    vectors = vectors or {}
-    open_spans: dict[tuple[str, str, str], list[tuple[Span, Vector | None]]] = {}
-    spans: list[Span] = []
-    for obs in sorted(observations, key=lambda o: (o.start, o.id or 0)):
-        if obs.confidence < settings.min_confidence:
-            continue
-        key = _span_key(obs)
-        text = " ".join(obs.text.split())
-        vec = vectors.get(obs.id) if obs.id is not None else None
-        target = None
-        for span, span_vec in reversed(open_spans.get(key, [])):
-            if obs.start > span.end + settings.merge_gap:
-                continue
-            if obs.kind in _TEXT_KINDS and not _similar(text, span.text, vec, span_vec, settings):
-                continue
-            target = span
-            break
-        if target is None:
-            target = Span(obs.source_id, obs.kind, obs.label, obs.start, obs.end)
-            spans.append(target)
-            candidates = open_spans.setdefault(key, [])
-            candidates[:] = [(s, v) for s, v in candidates if s.end + settings.merge_gap >= obs.start]
-            candidates.append((target, vec))
-        target.add(obs)
-    return spans
+    kept = [o for o in observations if o.confidence >= settings.min_confidence]
+    return spans_of.merge_spans(kept, settings.merge_gap, similar_text(settings, vectors or {}))
+
+
+def _ids(span: Span) -> list[int]:
+    return [o.id for o in span.rows if o.id is not None]
 
 
 # --------------------------------------------------------------------------- rendering
 def render_span(span: Span, settings: ContextSettings = ContextSettings()) -> str:
     """One compact line: ``#id start-end kind what (×count, confidence) [box]``."""
     best = span.best
-    head = f"#{best.id} {_clock(span.start)}-{_clock(span.end)} {span.kind}"
+    head = f"#{best.id} {format_span(span.start, span.end)} {span.kind}"
     text = span.text
     if len(text) > settings.max_text_chars:
         text = text[: settings.max_text_chars - 1] + "…"
@@ -250,7 +209,7 @@ def render_span(span: Span, settings: ContextSettings = ContextSettings()) -> st
         what = span.label + (f' "{text}"' if text and text.lower() != span.label.lower() else "")
         if best.track_id is not None and span.kind == "object":
             what += f" track {best.track_id}"
-    extra = f" ×{len(span.members)}" if len(span.members) > 1 else ""
+    extra = f" ×{len(span.rows)}" if len(span.rows) > 1 else ""
     line = f"{head} {what}{extra} conf {best.confidence:.2f}"
     if best.box is not None and span.kind in ("object", "text"):
         line += " [" + ",".join(f"{v:.0f}" for v in best.box) + "]"
@@ -258,20 +217,20 @@ def render_span(span: Span, settings: ContextSettings = ContextSettings()) -> st
 
 
 def _keyframe(span: Span) -> KeyframeRef | None:
-    with_thumbs = [o for o in span.members if o.payload.get("thumbnail") and o.id is not None]
+    with_thumbs = [o for o in span.rows if thumbnail_of(o.payload) and o.id is not None]
     if not with_thumbs:
         return None
     mid = (span.start + span.end) / 2
     best = min(with_thumbs, key=lambda o: (abs(o.start - mid), -o.confidence))
     assert best.id is not None
-    return KeyframeRef(best.id, best.source_id, best.start, str(best.payload["thumbnail"]))
+    return KeyframeRef(best.id, best.source_id, best.start, str(thumbnail_of(best.payload)))
 
 
 # --------------------------------------------------------------------------- stage 2
 def _relevance(span: Span, question_words: set[str], query_vec: Vector | None,
                vectors: Mapping[int, Vector]) -> float:
     if query_vec is not None:
-        member_vecs = [vectors[i] for i in span.ids if i in vectors]
+        member_vecs = [vectors[i] for i in _ids(span) if i in vectors]
         if member_vecs:
             mean = np.mean(member_vecs, axis=0)
             return max(0.0, float(mean @ query_vec) / (float(np.linalg.norm(mean)) or 1.0))
@@ -287,28 +246,44 @@ def select_spans(
     settings: ContextSettings = ContextSettings(),
     query_vec: Vector | None = None,
     vectors: Mapping[int, Vector] | None = None,
+    limit: int | None = None,
 ) -> list[Span]:
-    """Stage 2: score spans and keep the best under the token budget, in time order."""
+    """Stage 2: score spans and keep the best (at most ``limit``) under the token budget, in time order."""
+    return [s for _, s in _select(spans, question, settings, query_vec, vectors, limit)]
+
+
+def _select(
+    spans: Sequence[Span],
+    question: str | None,
+    settings: ContextSettings,
+    query_vec: Vector | None,
+    vectors: Mapping[int, Vector] | None,
+    limit: int | None = None,
+) -> list[tuple[float, Span]]:
+    """``(score, span)`` of the spans kept under the budget, in time order."""
     if not spans:
         return []
     vectors = vectors or {}
     words = {w for w in re.findall(r"\w+", (question or "").lower()) if w not in STOPWORDS}
     label_counts = Counter((s.kind, s.label.lower(), s.text.lower()) for s in spans)
     t0, t1 = min(s.start for s in spans), max(s.end for s in spans)
+    scored: list[tuple[float, Span]] = []
     for s in spans:
-        salience = KIND_SALIENCE.get(s.kind, 0.5) * max(o.confidence for o in s.members)
+        salience = KIND_SALIENCE.get(s.kind, 0.5) * s.confidence
         rarity = 1.0 / (1.0 + math.log(label_counts[(s.kind, s.label.lower(), s.text.lower())]))
         recency = (s.end - t0) / (t1 - t0) if t1 > t0 else 1.0
         relevance = _relevance(s, words, query_vec, vectors)
-        s.score = salience * (0.5 + 0.5 * rarity) + 0.2 * recency + settings.relevance_weight * relevance
-    kept: list[Span] = []
+        scored.append((salience * (0.5 + 0.5 * rarity) + 0.2 * recency + settings.relevance_weight * relevance, s))
+    kept: list[tuple[float, Span]] = []
     used = 0
-    for s in sorted(spans, key=lambda s: (-s.score, s.start)):
+    for score, s in sorted(scored, key=lambda x: (-x[0], x[1].start)):
+        if limit is not None and len(kept) >= limit:
+            break
         cost = estimate_tokens(render_span(s, settings))
         if used + cost <= settings.token_budget:
-            kept.append(s)
+            kept.append((score, s))
             used += cost
-    return sorted(kept, key=lambda s: (s.start, s.kind))
+    return sorted(kept, key=lambda x: (x[1].start, x[1].kind))
 
 
 # --------------------------------------------------------------------------- entry points
@@ -329,22 +304,22 @@ def compress(
         query_vec: the question's embedding, for embedding relevance.
         vectors: stored embeddings by observation id (near-duplicates, relevance).
     """
-    spans = merge_spans(observations, settings, vectors)
-    kept = select_spans(spans, question, settings, query_vec, vectors)
+    spans = reduce_redundancy(observations, settings, vectors)
+    scored = _select(spans, question, settings, query_vec, vectors)
+    kept = [s for _, s in scored]
     lines = []
     for s in kept:
         text = render_span(s, settings)
         lines.append(ContextLine(s.best.id, s.source_id, s.start, s.end, s.kind, text, estimate_tokens(text),
-                                 tuple(s.ids)))
-    frames = [k for k in (_keyframe(s) for s in sorted(kept, key=lambda s: -s.score)) if k is not None]
+                                 tuple(_ids(s))))
+    by_score = [s for _, s in sorted(scored, key=lambda x: -x[0])]
+    frames = [k for k in (_keyframe(s) for s in by_score) if k is not None]
     frames = sorted(frames[: settings.max_keyframes], key=lambda k: k.t)
-    raw_tokens = sum(estimate_tokens(render_span(Span(o.source_id, o.kind, o.label, o.start, o.end, [o],
-                                                      Counter([o.text] if o.text.strip() else [])), settings))
-                     for o in observations)
+    raw_tokens = sum(estimate_tokens(render_span(spans_of.to_span([o]), settings)) for o in observations)
     stats = ContextStats(
         items_in=len(observations), items_after_stage1=len(spans), items_kept=len(kept), tokens_in=raw_tokens,
         tokens_out=sum(line.tokens for line in lines),
-        keyframes_in=sum(1 for o in observations if o.payload.get("thumbnail")), keyframes_kept=len(frames),
+        keyframes_in=sum(1 for o in observations if thumbnail_of(o.payload)), keyframes_kept=len(frames),
     )
     return CompressedContext(tuple(lines), tuple(frames), stats, question)
 
@@ -384,3 +359,47 @@ def build_context(
         index.check_model(embedder.model_name, embedder.dim)
         query_vec = embedder.embed_texts([question])[0]
     return compress(rows, question, settings, query_vec=query_vec, vectors=vectors)
+
+
+def select_for_question(
+    store: TimelineStore,
+    spans: Sequence[Span],
+    question: str,
+    *,
+    embedder: Embedder | None = None,
+    limit: int = 8,
+    settings: ContextSettings = ContextSettings(),
+) -> list[Span]:
+    """The spans an open question ("what happened?", "describe the last minute") is answered with.
+
+    Stage 2 over already merged spans: one span per (kind, label, text) — the longest — then
+    scored by relevance to ``question`` (by embedding when ``embedder`` matches the vector
+    index, else by shared words), salience, rarity and recency, and kept under the token
+    budget, at most ``limit``, in time order.
+
+    Args:
+        store: the timeline (its vector index gives relevance by embedding).
+        spans: merged spans of the question's window.
+        question: the question as asked.
+        embedder: the configured embedder, handed in by the service layer (optional).
+        limit: most spans returned.
+        settings: token budget and relevance weight.
+    """
+    best: dict[tuple[str, str, str], Span] = {}
+    for s in spans:
+        key = (s.kind, s.label.lower(), s.text.lower()[:40])
+        if key not in best or s.duration > best[key].duration:
+            best[key] = s
+    unique = sorted(best.values(), key=lambda s: (s.start, s.kind))
+    query_vec: Vector | None = None
+    vectors: dict[int, Vector] = {}
+    if embedder is not None and question.strip():
+        try:
+            index = VectorIndex.for_store(store)
+            if index.model() == (embedder.model_name, embedder.dim):
+                vectors = index.vectors([i for s in unique for i in _ids(s)])
+                query_vec = embedder.embed_texts([question])[0] if vectors else None
+        except ScenewatchError as exc:  # a missing embedder extra costs relevance by meaning, not the answer
+            log.warning("open question ranked by words only: %s", exc)
+            vectors, query_vec = {}, None
+    return select_spans(unique, question, settings, query_vec, vectors, limit=limit)

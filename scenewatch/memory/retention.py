@@ -1,7 +1,8 @@
 """Thumbnails in a media dir next to the DB, and a retention policy that prunes both together.
 
 Layout: ``<media dir>/<source>/<milliseconds>_<digest>.jpg``; an observation points at its
-thumbnail with ``payload["thumbnail"]`` (a path relative to the media dir). Pruning deletes
+thumbnail with its payload's ``thumbnail`` field (:class:`~scenewatch.payloads.ObjectPayload`,
+:class:`~scenewatch.payloads.TextPayload`: a path relative to the media dir). Pruning deletes
 database rows first (observations, their vectors by FK cascade, events and their outbox),
 then the files no remaining row references, so a crash in between leaves only orphan files,
 which the next prune collects.
@@ -71,7 +72,7 @@ def write_thumbnail(
         quality: JPEG quality.
 
     Returns:
-        The relative path to store as ``payload["thumbnail"]``.
+        The relative path to store as the payload's ``thumbnail``.
     """
     from PIL import Image
 

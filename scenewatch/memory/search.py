@@ -4,7 +4,8 @@ Two ranked lists — BM25 over labels and text (exact words, OCR strings, names)
 similarity of embeddings (paraphrases: "courier" finds "delivery man") — are fused with
 reciprocal rank fusion (``Σ 1 / (60 + rank)``), so neither score scale has to be calibrated.
 Hits of the same thing close in time (one tracked object on many keyframes, one OCR label
-read every half second) are merged into one :class:`Moment` spanning them.
+read every half second) are merged into one :class:`Moment` spanning them, by the one merge
+of :func:`scenewatch.spans.merge_spans` (text and speech join when their words are the same).
 
 Any query text is safe: keywords are quoted by :func:`~scenewatch.memory.store.fts_query`
 and values are bound parameters, so FTS operators or SQL in the input are plain words.
@@ -12,34 +13,32 @@ and values are bound parameters, so FTS operators or SQL in the input are plain 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scenewatch.errors import ScenewatchError
-from scenewatch.memory.store import TimelineStore, fts_query
+from scenewatch.memory.store import _OBS_COLUMNS, TimelineStore, _row_to_observation, fts_query
 from scenewatch.memory.vectors import VectorIndex
+from scenewatch.payloads import thumbnail_of
+from scenewatch.spans import merge_spans, same_text
+from scenewatch.types import Observation
+from scenewatch.vocabulary.time import parse_duration
+from scenewatch.vocabulary.words import STOPWORDS
 
 if TYPE_CHECKING:
     from scenewatch.config import Config
-    from scenewatch.perception.embed import Embedder
+    from scenewatch.memory.vectors import Embedder
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000  # longer input is cut: no query needs more, and it bounds tokenizer work
 RRF_K = 60
 
-# Words that say nothing about *what* happened; dropped from the keyword side only.
-_STOPWORD_TEXT = (
-    "a an and are as at be been but by can did do does for from had has have he her his how i if in "
-    "into is it its me my of on or our she so that the their them then there these they this to "
-    "was we were what when where which while who why will with you your any anyone anything "
-    "someone something somebody show find me please"
-)
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# STOPWORDS (words that say nothing about *what* happened) come from the vocabulary; dropped from
+# the keyword side only.
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,20 +100,6 @@ class Moment:
         return data
 
 
-@dataclass(slots=True)
-class _Row:
-    id: int
-    source_id: str
-    kind: str
-    start: float
-    end: float
-    wall_start: float | None
-    label: str
-    text: str
-    track_id: int | None
-    payload: dict[str, Any]
-
-
 def keyword_query(text: str) -> str:
     """The FTS5 MATCH expression for free text (stopwords dropped unless nothing else is left)."""
     words = list(dict.fromkeys(re.findall(r"\w+", text.lower())))
@@ -170,36 +155,23 @@ def vector_hits(store: TimelineStore, query: str, embedder: Embedder, filters: S
     return [h.observation_id for h in hits if h.score >= min_score]
 
 
-def _load_rows(store: TimelineStore, ids: Sequence[int], min_confidence: float) -> dict[int, _Row]:
+def _load_rows(store: TimelineStore, ids: Sequence[int], min_confidence: float) -> dict[int, Observation]:
     if not ids:
         return {}
     rows = store.execute(
-        'SELECT id, source_id, kind, start, "end", wall_start, label, text, track_id, payload '
-        f"FROM observations WHERE id IN ({','.join('?' * len(ids))}) AND confidence >= ?",
+        f"SELECT {_OBS_COLUMNS} FROM observations WHERE id IN ({','.join('?' * len(ids))}) AND confidence >= ?",
         [*ids, min_confidence],
     )
-    return {int(r[0]): _Row(int(r[0]), r[1], r[2], float(r[3]), float(r[4]), r[5], r[6], r[7], r[8],
-                            json.loads(r[9] or "{}")) for r in rows}
+    return {int(r[0]): _row_to_observation(r) for r in rows}
 
 
-def _merge_key(row: _Row) -> tuple[Any, ...]:
-    if row.track_id is not None:
-        return (row.source_id, row.kind, "track", row.track_id)
-    return (row.source_id, row.kind, row.label.lower(), " ".join(row.text.lower().split()))
-
-
-def _snippet(row: _Row, limit: int = 200) -> str:
+def _snippet(row: Observation, limit: int = 200) -> str:
     text = " ".join(row.text.split())
     if text.lower() == row.label.lower():
         text = row.label  # stages that copy the label into the text: say it once
     elif row.kind not in ("speech", "text") and row.label:
         text = f"{row.label}: {text}" if text else row.label
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _thumbnail(payload: dict[str, Any]) -> str | None:
-    value = payload.get("thumbnail") or payload.get("thumbnail_path")
-    return str(value) if value else None
 
 
 def search(
@@ -243,30 +215,16 @@ def search(
             fused[oid] = fused.get(oid, 0.0) + 1.0 / (RRF_K + rank)
             matched.setdefault(oid, set()).add(name)
     rows = _load_rows(store, list(fused), filters.min_confidence)
-    groups: list[list[_Row]] = []
-    by_key: dict[tuple[Any, ...], list[_Row]] = {}
-    for row in rows.values():
-        by_key.setdefault(_merge_key(row), []).append(row)
-    for members in by_key.values():
-        members.sort(key=lambda r: (r.start, r.id))
-        current = [members[0]]
-        for row in members[1:]:
-            if row.start <= max(r.end for r in current) + merge_gap:
-                current.append(row)
-            else:
-                groups.append(current)
-                current = [row]
-        groups.append(current)
-
     out: list[Moment] = []
-    for group in groups:
-        best = max(group, key=lambda r: (fused[r.id], -r.start))
+    for span in merge_spans(rows.values(), merge_gap, same_text):  # one moment per thing, as everywhere
+        best = max(span.rows, key=lambda r: (fused[int(r.id or 0)], -r.start))
+        oid = int(best.id or 0)
         out.append(Moment(
-            source_id=best.source_id, start=min(r.start for r in group), end=max(r.end for r in group),
-            kind=best.kind, snippet=_snippet(best), thumbnail=_thumbnail(best.payload),
-            score=round(fused[best.id], 6), observation_id=best.id, label=best.label,
-            wall_start=best.wall_start, observation_ids=tuple(sorted(r.id for r in group)),
-            matched_by=tuple(sorted(set().union(*(matched[r.id] for r in group)))),
+            source_id=span.source_id, start=span.start, end=span.end,
+            kind=best.kind, snippet=_snippet(best), thumbnail=thumbnail_of(best.payload),
+            score=round(fused[oid], 6), observation_id=oid, label=best.label,
+            wall_start=best.wall_start, observation_ids=tuple(sorted(span.ids)),
+            matched_by=tuple(sorted(set().union(*(matched[i] for i in span.ids)))),
         ))
     out.sort(key=lambda m: (-m.score, m.start, m.observation_id))
     out = out[:limit]
@@ -274,24 +232,18 @@ def search(
 
 
 def parse_media_time(value: str | float | None) -> float | None:
-    """Seconds from ``"95"``, ``"95.5"``, ``"1:35"`` or ``"0:01:35"`` (media time); ``None`` stays ``None``.
+    """Seconds from ``"95"``, ``"95.5"``, ``"1:35"``, ``"0:01:35"`` or ``"1 min 35 s"`` (media time, parsed by
+    :func:`scenewatch.vocabulary.time.parse_duration`); ``None`` stays ``None``.
 
     Raises:
         ScenewatchError: the value is not a time.
     """
     if value is None or isinstance(value, int | float):
         return None if value is None else float(value)
-    parts = value.strip().split(":")
     try:
-        numbers = [float(p) for p in parts]
-    except ValueError:
-        numbers = []
-    if not 1 <= len(numbers) <= 3 or any(n < 0 or n != n for n in numbers):
-        raise ScenewatchError(f"not a media time: {value!r} (use seconds, mm:ss or hh:mm:ss)")
-    seconds = 0.0
-    for n in numbers:
-        seconds = seconds * 60 + n
-    return seconds
+        return parse_duration(value)
+    except ScenewatchError:
+        raise ScenewatchError(f"not a media time: {value!r} (use seconds, mm:ss, hh:mm:ss or 1 h 5 min)") from None
 
 
 def search_with_config(
@@ -299,24 +251,24 @@ def search_with_config(
     query: str,
     filters: SearchFilters | None = None,
     limit: int = 10,
-    use_vectors: bool = True,
+    embedder: Callable[[], Embedder] | None = None,
 ) -> list[Moment]:
     """Search the configured store, adding vectors when the index and embedder allow it.
 
-    Keyword search always runs; the vector side is used when the index holds vectors of the
-    configured embedder. A missing embedder extra only logs a warning.
+    Keyword search always runs; the vector side is used when the index holds vectors and
+    ``embedder`` (a factory the service layer hands in, called only then) gives the model the
+    index was built with. A missing embedder extra only logs a warning.
 
     Raises:
         EmbeddingModelMismatch: the index was built with another model (run ``scenewatch reembed``).
     """
     from scenewatch.errors import BackendUnavailable
-    from scenewatch.memory.vectors import build_embedder
 
     with TimelineStore(config.store.path, readonly=True) as store:
-        embedder = None
-        if use_vectors and VectorIndex.for_store(store).model() is not None:
+        model = None
+        if embedder is not None and VectorIndex.for_store(store).model() is not None:
             try:
-                embedder = build_embedder(config.perception.embed)
+                model = embedder()
             except BackendUnavailable as exc:
                 log.warning("searching by keywords only: %s", exc)
-        return search(store, query, embedder=embedder, filters=filters, limit=limit)
+        return search(store, query, embedder=model, filters=filters, limit=limit)

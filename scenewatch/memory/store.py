@@ -13,13 +13,14 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from scenewatch.errors import StoreError
+from scenewatch.payloads import Payload, parse_payload
 from scenewatch.types import Event, Observation, SourceInfo
 
 SCHEMA_V1 = """
@@ -119,8 +120,94 @@ CREATE TRIGGER observation_vectors_deleted AFTER DELETE ON observation_vectors B
 END;
 """
 
+# Review of what was perceived (training/reviews.py): a verdict and optional corrections stored
+# beside the original row, which is never changed. ``original`` keeps a JSON snapshot of what was
+# reviewed (an answer has no row of its own), so a review stays meaningful after re-ingest.
+SCHEMA_REVIEWS = """
+CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL CHECK (target IN ('event', 'observation', 'answer')),
+    target_id INTEGER,
+    source_id TEXT NOT NULL DEFAULT '',
+    verdict TEXT NOT NULL CHECK (verdict IN ('correct', 'wrong', 'corrected')),
+    label TEXT,
+    start REAL,
+    "end" REAL,
+    box TEXT,
+    text TEXT,
+    question TEXT,
+    original TEXT NOT NULL DEFAULT '{}',
+    note TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX reviews_target ON reviews(target, target_id);
+"""
+
+# Serving (runtime/server.py, runtime/queries.py): hashed API tokens, the admin password hash,
+# the review state of events, sources added at run time, and which MQTT messages the broker acknowledged.
+SCHEMA_SERVING = """
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_used REAL,
+    revoked_at REAL
+);
+CREATE TABLE serve_secrets (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE event_reviews (
+    event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,
+    state TEXT NOT NULL DEFAULT 'new',
+    false_positive INTEGER NOT NULL DEFAULT 0,
+    note TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL
+);
+CREATE TABLE served_sources (
+    uri TEXT PRIMARY KEY,
+    added_at REAL NOT NULL
+);
+CREATE TABLE mqtt_published (
+    key TEXT PRIMARY KEY,
+    published_at REAL NOT NULL
+);
+"""
+
+# Crash-safe resume (runtime/pipeline.py): progress per (source, stage); rows carry the stage that
+# made them, an idempotent key (a re-run upserts instead of inserting) and whether their span was
+# still open when committed (continued on resume, not split); a lease lock refuses a second writer;
+# events get an idempotent key (trigger state is rebuilt from the stored rows on resume).
+SCHEMA_RESUME = """
+ALTER TABLE sources ADD COLUMN fingerprint TEXT;
+ALTER TABLE observations ADD COLUMN stage TEXT;
+ALTER TABLE observations ADD COLUMN ukey TEXT;
+ALTER TABLE observations ADD COLUMN open INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX observations_ukey ON observations(source_id, ukey);
+CREATE INDEX observations_stage ON observations(source_id, stage, start);
+CREATE TABLE stage_progress (
+    source_id TEXT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    processed_until REAL NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'new',
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (source_id, stage)
+);
+CREATE TABLE source_locks (
+    source_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+ALTER TABLE events ADD COLUMN ukey TEXT;
+CREATE UNIQUE INDEX events_ukey ON events(ukey);
+"""
+
 # Each entry upgrades the schema by one version; append, never edit a shipped one.
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [SCHEMA_V1, SCHEMA_V2_VECTORS]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
+    SCHEMA_V1, SCHEMA_V2_VECTORS, SCHEMA_REVIEWS, SCHEMA_SERVING, SCHEMA_RESUME,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _OBS_COLUMNS = 'id, source_id, kind, start, "end", wall_start, label, text, confidence, box, track_id, payload'
@@ -131,8 +218,22 @@ def _row_to_observation(row: sqlite3.Row | tuple[Any, ...]) -> Observation:
     return Observation(
         kind=kind, source_id=source_id, start=start, end=end, label=label, text=text,
         confidence=min(1.0, max(0.0, conf)), box=tuple(json.loads(box)) if box else None,
-        track_id=track_id, payload=json.loads(payload), wall_start=wall_start, id=oid,
+        track_id=track_id, payload=parse_payload(kind, json.loads(payload)), wall_start=wall_start, id=oid,
     )
+
+
+def _payload_json(o: Observation) -> str:
+    """The stored JSON of a row's payload, validated against its kind's schema.
+
+    Raises:
+        StoreError: the payload does not fit the kind (nothing of the batch is written).
+    """
+    # Re-validated from its fields: a payload's lists can be changed after it was built.
+    data = o.payload.model_dump(warnings=False) if isinstance(o.payload, Payload) else o.payload
+    try:
+        return json.dumps(parse_payload(o.kind, data).to_json_dict())
+    except ValueError as exc:
+        raise StoreError(f"refusing to store a {o.kind} row at {o.start:.2f} s: {exc}") from None
 
 
 def fts_query(text: str) -> str:
@@ -145,6 +246,51 @@ def fts_query(text: str) -> str:
 
     words = re.findall(r"\w+", text.lower())[:32]
     return " OR ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+
+@dataclass(frozen=True, slots=True)
+class RowMeta:
+    """How the runner stores one row: which stage made it, its idempotent key, whether it is open.
+
+    Attributes:
+        stage: the stage that emitted the row (its progress covers it).
+        ukey: unique per source; storing a row whose key exists updates that row instead.
+        open: the span may still grow (a resumed run continues it instead of starting a new one).
+    """
+
+    stage: str | None = None
+    ukey: str | None = None
+    open: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StageProgress:
+    """How far one stage got on one source."""
+
+    processed_until: float
+    status: str  # new | running | done | stopped | failed
+
+
+def event_key(event: Event) -> str:
+    """The idempotent key of an event: rule, source and start (tenths of a second).
+
+    A resumed or repeated run that fires the same event gets the same key, so it is stored
+    once and its outbox deliveries (whose ``Idempotency-Key`` derives from it) are not repeated.
+    """
+    return f"{event.rule}|{event.source_id}|{event.start:.1f}"
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open for reading; on read-only media, where SQLite cannot create a WAL database's shared-memory
+    file, open it as immutable instead (nothing can be writing it there)."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False, timeout=10)
+    try:
+        conn.execute("PRAGMA user_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False, timeout=10)
 
 
 class TimelineStore:
@@ -162,12 +308,14 @@ class TimelineStore:
         self.path = Path(path)
         self.readonly = readonly
         self._lock = threading.RLock()
+        if self.path.is_dir():
+            raise StoreError(f"timeline database {self.path} is a directory; give a file path such as "
+                             f"{self.path / 'timeline.db'}")
         try:
             if readonly:
                 if not self.path.exists():
                     raise StoreError(f"no timeline database at {self.path} (run `scenewatch watch` first)")
-                uri = f"file:{self.path}?mode=ro"
-                self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+                self._conn = _connect_readonly(self.path)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
@@ -279,12 +427,111 @@ class TimelineStore:
             c.execute("UPDATE sources SET processed_until=? WHERE id=?", (after, source_id))
             return cur.rowcount
 
+    def stage_progress(self, source_id: str) -> dict[str, StageProgress]:
+        """How far each stage got on a source (empty for a source ingested before per-stage progress)."""
+        rows = self.execute("SELECT stage, processed_until, status FROM stage_progress WHERE source_id=?",
+                            (source_id,))
+        return {str(r[0]): StageProgress(float(r[1]), str(r[2])) for r in rows}
+
+    def set_stage_progress(self, source_id: str, stages: Mapping[str, StageProgress],
+                           processed_until: float | None = None) -> None:
+        """Record stages' progress (and optionally set the source's overall watermark)."""
+        now = time.time()
+        with self.transaction() as c:
+            for stage, sp in stages.items():
+                c.execute(
+                    "INSERT INTO stage_progress(source_id, stage, processed_until, status, updated_at) "
+                    "VALUES (?,?,?,?,?) ON CONFLICT(source_id, stage) DO UPDATE SET "
+                    "processed_until=excluded.processed_until, status=excluded.status, updated_at=excluded.updated_at",
+                    (source_id, stage, sp.processed_until, sp.status, now),
+                )
+            if processed_until is not None:
+                c.execute("UPDATE sources SET processed_until=?, updated_at=? WHERE id=?",
+                          (processed_until, now, source_id))
+
+    def reset_stage(self, source_id: str, stage: str, after: float = 0.0) -> int:
+        """Delete the rows one stage made on a source starting at or after ``after`` (resume/re-ingest)."""
+        with self.transaction() as c:
+            # Rows from before per-stage progress (no stage) go too, as a whole-source reset did.
+            cur = c.execute("DELETE FROM observations WHERE source_id=? AND (stage=? OR stage IS NULL) AND start>=?",
+                            (source_id, stage, after))
+            c.execute(
+                "INSERT INTO stage_progress(source_id, stage, processed_until, status, updated_at) "
+                "VALUES (?,?,?,?,?) ON CONFLICT(source_id, stage) DO UPDATE SET "
+                "processed_until=excluded.processed_until, updated_at=excluded.updated_at",
+                (source_id, stage, after, "new", time.time()),
+            )
+            return cur.rowcount
+
+    def stage_tail(self, source_id: str, stage: str, since: float) -> list[tuple[Observation, RowMeta]]:
+        """Rows of one stage still open, or ending at or after ``since`` (what a resume may continue)."""
+        rows = self.execute(
+            f'SELECT {_OBS_COLUMNS}, stage, ukey, open FROM observations WHERE source_id=? AND stage=? '
+            'AND (open=1 OR "end">=?) ORDER BY start, id', (source_id, stage, since))
+        return [(_row_to_observation(r[:12]), RowMeta(r[12], r[13], bool(r[14]))) for r in rows]
+
+    def close_open_rows(self, source_id: str, stage: str) -> None:
+        """Mark every open row of a stage closed (the source ended, nothing will continue them)."""
+        with self.transaction() as c:
+            c.execute("UPDATE observations SET open=0 WHERE source_id=? AND stage=? AND open=1", (source_id, stage))
+
+    def source_fingerprint(self, source_id: str) -> str | None:
+        """The size/mtime fingerprint recorded when the source was last ingested."""
+        rows = self.execute("SELECT fingerprint FROM sources WHERE id=?", (source_id,))
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def set_source_fingerprint(self, source_id: str, fingerprint: str | None) -> None:
+        """Record the file's size/mtime fingerprint (a changed file is resumed, not skipped)."""
+        with self.transaction() as c:
+            c.execute("UPDATE sources SET fingerprint=? WHERE id=?", (fingerprint, source_id))
+
+    # --------------------------------------------------------------------- locks
+    def acquire_source_lock(self, source_id: str, owner: str, lease: float,
+                            gone: Callable[[str], bool] | None = None) -> None:
+        """Become the only writer of a source for ``lease`` seconds (renew before it runs out).
+
+        Args:
+            source_id: the source.
+            owner: who asks (unique per run).
+            lease: seconds the lock lasts without renewal.
+            gone: tells whether a holder is known to be dead (its lock is taken over at once).
+
+        Raises:
+            StoreError: another live run holds the source; a lock whose lease ran out (a crashed
+                run) is taken over.
+        """
+        now = time.time()
+        with self.transaction() as c:
+            row = c.execute("SELECT owner, expires FROM source_locks WHERE source_id=?", (source_id,)).fetchone()
+            if row is not None and row[0] != owner and float(row[1]) > now and not (gone and gone(row[0])):
+                raise StoreError(
+                    f"{source_id} is being watched by another run ({row[0]}) into {self.path}; "
+                    f"wait for it to finish or stop it (its lock expires {float(row[1]) - now:.0f} s after it stops)")
+            c.execute("INSERT INTO source_locks(source_id, owner, expires) VALUES (?,?,?) "
+                      "ON CONFLICT(source_id) DO UPDATE SET owner=excluded.owner, expires=excluded.expires",
+                      (source_id, owner, now + lease))
+
+    def renew_source_lock(self, source_id: str, owner: str, lease: float) -> None:
+        """Extend a held lock."""
+        with self.transaction() as c:
+            c.execute("UPDATE source_locks SET expires=? WHERE source_id=? AND owner=?",
+                      (time.time() + lease, source_id, owner))
+
+    def release_source_lock(self, source_id: str, owner: str) -> None:
+        """Give a lock back."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM source_locks WHERE source_id=? AND owner=?", (source_id, owner))
+
     # -------------------------------------------------------------- observations
     def commit_batch(
         self,
         observations: Iterable[Observation],
         updates: Iterable[Observation] = (),
         progress: tuple[str, float] | None = None,
+        *,
+        meta: Sequence[RowMeta] | None = None,
+        update_meta: Sequence[RowMeta] | None = None,
+        stages: Mapping[str, StageProgress] | None = None,
     ) -> list[int]:
         """Insert new observations, update grown ones and advance progress atomically.
 
@@ -292,6 +539,10 @@ class TimelineStore:
             observations: rows to insert (their ``id`` is ignored).
             updates: rows with an ``id`` whose span/payload changed.
             progress: ``(source_id, seconds)``: everything before is fully processed.
+            meta: per inserted row, its stage, idempotent key and open flag; a row whose key is
+                already stored updates that row (and returns its id) instead of adding one.
+            update_meta: per updated row, its open flag (and stage).
+            stages: per stage of ``progress``'s source, its new watermark and status.
 
         Returns:
             The new row ids, in order.
@@ -299,28 +550,44 @@ class TimelineStore:
         now = time.time()
         ids: list[int] = []
         with self.transaction() as c:
-            for o in observations:
+            for i, o in enumerate(observations):
+                m = meta[i] if meta is not None else RowMeta()
                 cur = c.execute(
                     'INSERT INTO observations(source_id, kind, start, "end", wall_start, label, text, '
-                    "confidence, box, track_id, payload, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "confidence, box, track_id, payload, created_at, stage, ukey, open) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                    'ON CONFLICT(source_id, ukey) DO UPDATE SET start=excluded.start, "end"=excluded."end", '
+                    "label=excluded.label, text=excluded.text, confidence=excluded.confidence, box=excluded.box, "
+                    "track_id=excluded.track_id, payload=excluded.payload, open=excluded.open RETURNING id",
                     (o.source_id, o.kind, o.start, o.end, o.wall_start, o.label, o.text, o.confidence,
-                     json.dumps(list(o.box)) if o.box else None, o.track_id, json.dumps(dict(o.payload)), now),
+                     json.dumps(list(o.box)) if o.box else None, o.track_id, _payload_json(o), now,
+                     m.stage, m.ukey, int(m.open)),
                 )
-                ids.append(int(cur.lastrowid or 0))
-            for o in updates:
+                ids.append(int(cur.fetchone()[0]))
+            for i, o in enumerate(updates):
                 if o.id is None:
                     raise ValueError("commit_batch: an update needs an observation id")
+                um = update_meta[i] if update_meta is not None else None
                 c.execute(
-                    'UPDATE observations SET start=?, "end"=?, label=?, text=?, confidence=?, box=?, payload=? '
-                    "WHERE id=?",
+                    'UPDATE observations SET start=?, "end"=?, label=?, text=?, confidence=?, box=?, payload=?, '
+                    "open=COALESCE(?, open) WHERE id=?",
                     (o.start, o.end, o.label, o.text, o.confidence,
-                     json.dumps(list(o.box)) if o.box else None, json.dumps(dict(o.payload)), o.id),
+                     json.dumps(list(o.box)) if o.box else None, _payload_json(o),
+                     None if um is None else int(um.open), o.id),
                 )
             if progress is not None:
                 c.execute(
                     "UPDATE sources SET processed_until=MAX(processed_until, ?), updated_at=? WHERE id=?",
                     (progress[1], now, progress[0]),
                 )
+                for stage, sp in (stages or {}).items():
+                    c.execute(
+                        "INSERT INTO stage_progress(source_id, stage, processed_until, status, updated_at) "
+                        "VALUES (?,?,?,?,?) ON CONFLICT(source_id, stage) DO UPDATE SET "
+                        "processed_until=excluded.processed_until, status=excluded.status, "
+                        "updated_at=excluded.updated_at",
+                        (progress[0], stage, sp.processed_until, sp.status, now),
+                    )
         return ids
 
     def add_observations(self, observations: Iterable[Observation]) -> list[int]:
@@ -399,16 +666,23 @@ class TimelineStore:
 
     # -------------------------------------------------------------------- events
     def add_event(self, event: Event) -> int:
-        """Store a fired trigger and return its id."""
+        """Store a fired trigger and return its id (the stored one's, if the same event is already there)."""
         with self.transaction() as c:
-            cur = c.execute(
+            key = event_key(event)
+            c.execute(
                 'INSERT INTO events(rule, source_id, start, "end", wall_time, observation_ids, title, summary, '
-                "severity, payload, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "severity, payload, created_at, ukey) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(ukey) DO NOTHING",
                 (event.rule, event.source_id, event.start, event.end, event.wall_time,
                  json.dumps(list(event.observation_ids)), event.title, event.summary, event.severity,
-                 json.dumps(dict(event.payload)), time.time()),
+                 json.dumps(dict(event.payload)), time.time(), key),
             )
-            return int(cur.lastrowid or 0)
+            return int(c.execute("SELECT id FROM events WHERE ukey=?", (key,)).fetchone()[0])
+
+    def event_id(self, event: Event) -> int | None:
+        """The id of the stored event with the same key (rule, source, start), if any."""
+        rows = self.execute("SELECT id FROM events WHERE ukey=?", (event_key(event),))
+        return int(rows[0][0]) if rows else None
 
     def events(self, source_id: str | None = None, rule: str | None = None) -> list[Event]:
         """Stored events in time order."""

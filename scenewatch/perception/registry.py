@@ -13,6 +13,7 @@ STAGES: Registry[type] = Registry(
     {
         "scene": "scenewatch.perception.scene:SceneStage",
         "objects": "scenewatch.perception.detect.stage:ObjectStage",
+        "arrivals": "scenewatch.perception.arrivals.stage:ArrivalStage",
         "text": "scenewatch.perception.ocr.stage:TextStage",
         "speech": "scenewatch.perception.asr.stage:SpeechStage",
         "sounds": "scenewatch.perception.sounds.stage:SoundStage",

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from scenewatch.payloads import MotionPayload, ScenePayload
 from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
 from scenewatch.types import Keyframe, Observation
 
@@ -34,7 +35,7 @@ class SceneStage(BaseStage):
             out.extend(self._close())
             out.append(Emit(Observation(
                 kind="scene", source_id=self.source_id, start=f.pts, end=f.pts, label="scene change",
-                confidence=min(1.0, keyframe.change), payload={"change": round(keyframe.change, 4)},
+                confidence=min(1.0, keyframe.change), payload=ScenePayload(change=round(keyframe.change, 4)),
                 wall_start=f.wall_time)))
         elif keyframe.reason == "change" and len(keyframe.changed_boxes):
             out.append(self._extend(keyframe))
@@ -50,14 +51,15 @@ class SceneStage(BaseStage):
             self._count += 1
             self._span = Observation(
                 kind="motion", source_id=self.source_id, start=kf.frame.pts, end=kf.frame.pts, label="motion",
-                box=box, payload={"max_area": round(area, 4), "keyframes": 1}, wall_start=kf.frame.wall_time)
+                box=box, payload=MotionPayload(max_area=round(area, 4), keyframes=1), wall_start=kf.frame.wall_time)
         else:
             s, p = self._span, self._span.payload
+            assert isinstance(p, MotionPayload)
             u = (min(s.box[0], box[0]), min(s.box[1], box[1]), max(s.box[2], box[2]), max(s.box[3], box[3])) \
                 if s.box else box
             self._span = Observation(
                 kind="motion", source_id=s.source_id, start=s.start, end=kf.frame.pts, label="motion", box=u,
-                payload={"max_area": round(max(p["max_area"], area), 4), "keyframes": p["keyframes"] + 1},
+                payload=MotionPayload(max_area=round(max(p.max_area, area), 4), keyframes=p.keyframes + 1),
                 wall_start=s.wall_start)
         return Emit(self._span, key=f"motion:{self._count}", final=False)
 

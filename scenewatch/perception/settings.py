@@ -9,13 +9,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from scenewatch._settings_base import Section
+from scenewatch.perception.arrivals.settings import ArrivalSettings
 from scenewatch.perception.asr.settings import AsrSettings
 from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.perception.embed.settings import EmbedSettings
 from scenewatch.perception.ocr.settings import OcrSettings
 from scenewatch.perception.sounds.settings import SoundSettings
 
-DEFAULT_STAGES = ["scene", "objects", "text", "speech", "sounds"]
+DEFAULT_STAGES = ["scene", "objects", "arrivals", "text", "speech", "sounds"]
 
 
 class PerceptionSettings(Section):
@@ -26,5 +27,6 @@ class PerceptionSettings(Section):
     asr: AsrSettings = AsrSettings()
     sounds: SoundSettings = SoundSettings()
     detect: DetectSettings = DetectSettings()
+    arrivals: ArrivalSettings = ArrivalSettings()
     ocr: OcrSettings = OcrSettings()
     embed: EmbedSettings = EmbedSettings()

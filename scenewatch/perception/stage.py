@@ -86,6 +86,16 @@ class Stage(Protocol):
         """The source ended: finalise open spans."""
         ...
 
+    def resume_point(self) -> float | None:
+        """The earliest media time whose outcome this stage has not emitted yet.
+
+        The runner commits this (not the time of the last input) as the stage's watermark, so
+        a run killed at any moment resumes where nothing is lost: an audio stage holding a
+        30 s window answers the window's start. ``None``: everything fed so far was emitted
+        (open keyed spans excepted: the runner continues those on resume).
+        """
+        ...
+
 
 class BaseStage:
     """Convenience base with no-op handlers; subclasses override what they consume."""
@@ -105,6 +115,10 @@ class BaseStage:
         """Nothing to finalise unless overridden."""
         return []
 
+    def resume_point(self) -> float | None:
+        """Nothing held back unless overridden."""
+        return None
+
 
 class AudioStream(Protocol[T]):
     """Something that turns audio chunks into finished items (segments, sound events)."""
@@ -115,6 +129,14 @@ class AudioStream(Protocol[T]):
 
     def flush(self) -> list[T]:
         """The source ended: return what is still open."""
+        ...
+
+
+class HoldsAudio(Protocol):
+    """An audio stream that can say where its un-emitted audio begins."""
+
+    def resume_point(self) -> float | None:
+        """Media time of the oldest audio whose items are not emitted yet; ``None`` if none is held."""
         ...
 
 
@@ -130,6 +152,8 @@ class StreamingAudioStage(BaseStage, Generic[T]):
         self.source_id = source_id
         self._stream = stream
         self._wall_offset: float | None = None  # wall_time - media time, for live sources
+        self._fed = False
+        self._emitted_until = 0.0
 
     def to_observation(self, item: T, wall_start: float | None) -> Observation:
         """The timeline row for one finished item."""
@@ -139,13 +163,30 @@ class StreamingAudioStage(BaseStage, Generic[T]):
         """Feed the chunk; emit the items that became final."""
         if chunk.wall_time is not None:
             self._wall_offset = chunk.wall_time - chunk.start
+        if not self._fed:
+            self._emitted_until = chunk.start
         return self._emit(self._stream.push(chunk))
 
     def close(self) -> list[Emit]:
         """Finish what is still open at the end of the source."""
         return self._emit(self._stream.flush())
 
+    def resume_point(self) -> float | None:
+        """The start of the oldest audio the stream holds un-emitted (its open window or span).
+
+        A stream that cannot tell is assumed to hold everything since the last emitted item,
+        which re-hears more on resume but never loses anything.
+        """
+        held = getattr(self._stream, "resume_point", None)
+        if callable(held):
+            point: float | None = held()
+            return point
+        return self._emitted_until if self._fed else None
+
     def _emit(self, items: list[T]) -> list[Emit]:
+        self._fed = True
+        for item in items:
+            self._emitted_until = max(self._emitted_until, float(getattr(item, "end", 0.0)))
         offset = self._wall_offset
         return [Emit(self.to_observation(item, None if offset is None else getattr(item, "start", 0.0) + offset))
                 for item in items]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from functools import singledispatch
 from typing import TYPE_CHECKING, Any
 
 from scenewatch.memory.store import TimelineStore
@@ -16,17 +17,36 @@ from scenewatch.reasoning.guard import screen_question
 from scenewatch.reasoning.planner import plan
 from scenewatch.reasoning.query import Query, Subject
 from scenewatch.reasoning.read import Reading, phrase, t
-from scenewatch.reasoning.retrieve import Cite, Finding, Retriever, Span
+from scenewatch.reasoning.retrieve import (
+    Cite,
+    CountResult,
+    DirectionResult,
+    DurationResult,
+    Finding,
+    MentionResult,
+    OrderResult,
+    OverviewResult,
+    PresenceResult,
+    Result,
+    Retriever,
+    SaidResult,
+    TextResult,
+    WhenResult,
+)
+from scenewatch.reasoning.screen import mention_withheld
 from scenewatch.reasoning.settings import ReasonerSettings
+from scenewatch.reasoning.story import StoryResult
+from scenewatch.reasoning.traits import AttributeResult, WhoResult
+from scenewatch.spans import Span
 from scenewatch.types import Answer, Evidence
 
 if TYPE_CHECKING:
+    from scenewatch.memory.vectors import Embedder
     from scenewatch.reasoning.reasoners import Reasoner
 
 log = logging.getLogger(__name__)
 
 _PLURAL = {"person": "people", "bus": "buses", "glass": "glasses", "speech": "speech", "text": "texts"}
-_OPEN_INTENTS = {"what", "describe"}
 
 
 def _plural(name: str, n: int) -> str:
@@ -61,79 +81,183 @@ def _not_seen(q: Query, f: Finding) -> str:
     return f"I did not {verb} {_article(name)}{extra}."
 
 
+def _name(q: Query) -> str:
+    return q.subjects[0].name if q.subjects else "it"
+
+
 def draft(f: Finding) -> str:
-    """The code-written answer: every fact comes from the finding."""
+    """The code-written answer: every fact comes from the finding's typed result."""
+    return draft_result(f.result, f)
+
+
+@singledispatch
+def draft_result(result: Result, f: Finding) -> str:
+    """The sentence for one kind of result; register one function per :class:`Result` subclass."""
+    raise TypeError(f"no draft for {type(result).__name__}; register one with @draft_result.register")
+
+
+@draft_result.register
+def _mention(r: MentionResult, f: Finding) -> str:
+    if not f.found:
+        verb = "No, I" if f.query.polar else "I"
+        return f"{verb} did not see or hear {_article(r.term)} (checked {f.checked})."
+    return "The only mention of " + r.term + ": " + "; ".join(_span_phrase(c.span) for c in f.cites) + "."
+
+
+@draft_result.register
+def _when(r: WhenResult, f: Finding) -> str:
     q = f.query
     subject = q.subjects[0] if q.subjects else None
-    name = subject.name if subject else "it"
-    if q.unresolved and not q.subjects:
-        if not f.found:
-            verb = "No, I" if q.polar else "I"
-            return f"{verb} did not see or hear {_article(q.unresolved[0])} (checked {f.checked})."
-        return "The only mention of " + q.unresolved[0] + ": " + "; ".join(_span_phrase(c.span) for c in f.cites) + "."
-    if q.intent == "when":
-        if not f.found:
-            return _not_seen(q, f)
-        s = f.cites[0].span
-        if subject is not None and subject.phrase:
-            return f"\"{s.text}\" was said at {t(s.start)} (until {t(s.end)})."
-        if q.moment == "last":
-            return f"The {name} was last {'heard' if _is_heard(subject) else 'seen'} at {t(f.value)}."
-        if s.kind == "speech":
-            return f"Speech started at {t(s.start)} (until {t(s.end)}): \"{s.text}\"."
-        if s.kind == "sound":
-            return f"The {name} was heard at {t(s.start)} (until {t(s.end)})."
-        if s.kind == "text" and subject is not None and "object" in subject.kinds:
-            return (f"The {name} was first seen at {t(s.start)}, by its label \"{s.text}\" "
-                    f"(visible until {t(s.end)}; the detector has no {name} class).")
-        return f"The {name} was first seen at {t(s.start)} (visible until {t(s.end)})."
-    if q.intent == "count":
-        n = int(f.value or 0)
-        if n == 0:
-            return f"I counted 0 {_plural(name, 0)}."
-        times = ", ".join(t(c.span.start) for c in f.cites)
-        return f"I counted {n} {_plural(name, n)} (first seen at {times})."
-    if q.intent == "duration":
-        if not f.found:
-            return _not_seen(q, f)
-        spans = ", ".join(f"{t(a)}–{t(b)}" for a, b in f.extra.get("intervals", []))
-        verb = "lasted" if _is_heard(subject) else "was visible for"
-        return f"The {name} {verb} {t(f.value)} ({spans})."
-    if q.intent == "order":
-        order = f.value or []
-        missing = f.extra.get("missing", [])
-        if missing:
-            return f"I cannot order them: I did not perceive the {' or the '.join(missing)}."
-        sequence = ", then ".join(f"the {n} ({t(x)})" for n, x in order)
-        if q.relation is not None:
-            yes = "Yes" if f.extra.get("holds") else "No"
-            return f"{yes}: {sequence[0].upper()}{sequence[1:]}."
-        first = order[0][0]
-        return f"The {first} came first: {sequence}."
-    if q.intent == "yes-no":
-        if f.found:
-            s = f.cites[0].span
-            verb = "heard" if s.kind in ("sound", "speech") else "seen"
-            return f"Yes: {_article(name)} was {verb} at {t(s.start)}–{t(s.end)}."
-        return f"No, {_not_seen(q, f)[:-1]}; checked {f.checked}."
-    if q.intent == "what-text":
-        if not f.found:
-            return "I did not read any text" + (f" on the {q.subjects[1].name}" if len(q.subjects) > 1 else "") + "."
-        where = f" on the {q.subjects[1].name}" if len(q.subjects) > 1 else ""
-        parts = [f"\"{c.span.text}\" ({t(c.span.start)}–{t(c.span.end)})" for c in f.cites]
-        return f"The text{where} reads " + " and ".join(parts) + "."
-    if q.intent == "what-said":
-        if not f.found:
-            return _not_seen(q, f) if subject and subject.phrase else "I did not hear any speech."
-        parts = [f"\"{c.span.text}\" ({t(c.span.start)}–{t(c.span.end)})" for c in f.cites]
-        return "Someone said " + "; then ".join(parts) + "."
-    if q.intent == "what" and q.detail == "direction":
-        if not f.found:
-            return _not_seen(q, f)
-        s = f.cites[0].span
-        return f"The {name} moved {f.value} ({t(s.start)}–{t(s.end)})."
+    name = _name(q)
+    if not f.found or r.time is None:
+        return _not_seen(q, f)
+    s = f.cites[0].span
+    if subject is not None and subject.phrase:
+        return f"\"{s.text}\" was said at {t(s.start)} (until {t(s.end)})."
+    if q.moment == "last":
+        return f"The {name} was last {'heard' if _is_heard(subject) else 'seen'} at {t(r.time)}."
+    if s.kind == "speech":
+        return f"Speech started at {t(s.start)} (until {t(s.end)}): \"{s.text}\"."
+    if s.kind == "sound":
+        return f"The {name} was heard at {t(s.start)} (until {t(s.end)})."
+    if s.kind == "text" and subject is not None and "object" in subject.kinds:
+        return (f"The {name} was first seen at {t(s.start)}, by its label \"{s.text}\" "
+                f"(visible until {t(s.end)}; the detector has no {name} class).")
+    return f"The {name} was first seen at {t(s.start)} (visible until {t(s.end)})."
+
+
+@draft_result.register
+def _count(r: CountResult, f: Finding) -> str:
+    name = _name(f.query)
+    if r.n == 0:
+        return f"I counted 0 {_plural(name, 0)}."
+    times = ", ".join(t(c.span.start) for c in f.cites)
+    return f"I counted {r.n} {_plural(name, r.n)} (first seen at {times})."
+
+
+@draft_result.register
+def _duration(r: DurationResult, f: Finding) -> str:
+    q = f.query
     if not f.found:
-        return "I did not perceive anything" + (f" matching {name}" if subject else "") + " in that time."
+        return _not_seen(q, f)
+    spans = ", ".join(f"{t(a)}–{t(b)}" for a, b in r.intervals)
+    verb = "lasted" if _is_heard(q.subjects[0] if q.subjects else None) else "was visible for"
+    return f"The {_name(q)} {verb} {t(r.seconds)} ({spans})."
+
+
+@draft_result.register
+def _order(r: OrderResult, f: Finding) -> str:
+    if r.missing:
+        return f"I cannot order them: I did not perceive the {' or the '.join(r.missing)}."
+    if not r.order:
+        return "I cannot order them: I did not perceive them."
+    sequence = ", then ".join(f"the {n} ({t(x)})" for n, x in r.order)
+    if f.query.relation is not None:
+        yes = "Yes" if r.holds else "No"
+        return f"{yes}: {sequence[0].upper()}{sequence[1:]}."
+    return f"The {r.order[0][0]} came first: {sequence}."
+
+
+@draft_result.register
+def _presence(r: PresenceResult, f: Finding) -> str:
+    if r.present and f.cites:
+        s = f.cites[0].span
+        if s.kind == "speech":
+            return f"Yes: someone said \"{s.text}\" at {t(s.start)}–{t(s.end)}."
+        verb = "heard" if s.kind in ("sound", "speech") else "seen"
+        return f"Yes: {_article(_name(f.query))} was {verb} at {t(s.start)}–{t(s.end)}."
+    return f"No, {_not_seen(f.query, f)[:-1]}; checked {f.checked}."
+
+
+@draft_result.register
+def _text(r: TextResult, f: Finding) -> str:
+    q = f.query
+    where = f" on the {q.subjects[1].name}" if len(q.subjects) > 1 else ""
+    if not f.found:
+        return f"I did not read any text{where}."
+    parts = [f"\"{c.span.text}\" ({t(c.span.start)}–{t(c.span.end)})" for c in f.cites]
+    return f"The text{where} reads " + " and ".join(parts) + "."
+
+
+@draft_result.register
+def _said(r: SaidResult, f: Finding) -> str:
+    q = f.query
+    subject = q.subjects[0] if q.subjects else None
+    if not f.found:
+        return _not_seen(q, f) if subject and subject.phrase else "I did not hear any speech."
+    parts = [f"\"{c.span.text}\" ({t(c.span.start)}–{t(c.span.end)})" for c in f.cites]
+    return "Someone said " + "; then ".join(parts) + "."
+
+
+@draft_result.register
+def _direction(r: DirectionResult, f: Finding) -> str:
+    if not f.found:
+        return _not_seen(f.query, f)
+    s = f.cites[0].span
+    return f"The {_name(f.query)} moved {r.direction} ({t(s.start)}–{t(s.end)})."
+
+
+_DETAIL_WORDS = {"colour": "colour", "direction": "direction", "size": "size", "speed": "speed"}
+
+
+@draft_result.register
+def _attribute(r: AttributeResult, f: Finding) -> str:
+    name = _name(f.query)
+    if not f.found:
+        if f.query.subjects and not f.cites and "not measured" not in f.checked:
+            return _not_seen(f.query, f)
+        return f"I did not measure the {r.detail} of the {name}."
+    s = f.cites[0].span
+    when = f"({t(s.start)}–{t(s.end)})"
+    if r.detail == "colour":
+        more = f" (other {_plural(name, 2)}: {', '.join(r.values[1:])})" if len(r.values) > 1 else ""
+        return f"The {name} was {r.values[0]} {when}{more}."
+    if r.detail == "direction":
+        if r.values[0] in ("did not move", "still"):
+            return f"The {name} did not move {when}."
+        return f"The {name} moved {r.values[0]} {when}."
+    if r.detail == "size":
+        return f"The {name} took up {r.values[0]} {when}."
+    return f"The {name} moved at about {r.values[0]} {when}."
+
+
+@draft_result.register
+def _who(r: WhoResult, f: Finding) -> str:
+    q = f.query
+    subject = q.subjects[0] if q.subjects else None
+    if subject is None or not _is_heard(subject):
+        if not f.found:
+            return "I did not see anyone" + (f" with the {subject.name}" if subject else "") + "."
+        spans = ", ".join(f"{t(c.span.start)}–{t(c.span.end)}" for c in f.cites)
+        return f"I saw {r.people} {_plural('person', r.people)} ({spans}); I cannot tell who they are."
+    if not f.found or r.heard_at is None:
+        return _not_seen(q, f)
+    heard = f"The {subject.name} was heard at {t(r.heard_at)}"
+    if r.people == 0:
+        return f"{heard}, but I saw nobody within {r.window:g} s of it."
+    people = [c.span for c in f.cites[1:]]
+    seen = ", ".join(f"{t(p.start)}–{t(p.end)}" for p in people)
+    return (f"{heard}; {_article('person') if r.people == 1 else f'{r.people} people'} "
+            f"{'was' if r.people == 1 else 'were'} seen around then ({seen}). I cannot tell who it was.")
+
+
+@draft_result.register
+def _story(r: StoryResult, f: Finding) -> str:
+    if not f.found:
+        return "I did not perceive anything" + (f" about the {_name(f.query)}" if f.query.subjects else "") + \
+            " in that time."
+    if f.query.intent == "unusual":
+        parts = [f"{s.text[:-1]} (seen {n} time{'s' if n != 1 else ''} in this source's history)"
+                 for s, n in zip(r.sentences, r.counts, strict=True)]
+        return "The least usual: " + "; ".join(p[0].lower() + p[1:] for p in parts) + "."
+    return " ".join(s.text for s in r.sentences)
+
+
+@draft_result.register
+def _overview(r: OverviewResult, f: Finding) -> str:
+    q = f.query
+    if not f.found:
+        return "I did not perceive anything" + (f" matching {_name(q)}" if q.subjects else "") + " in that time."
     text = "; ".join(_span_phrase(c.span) for c in f.cites)
     prefix = "I perceived: " if q.intent == "what" else "In order: "
     return prefix + text[0].upper() + text[1:] + "."
@@ -182,7 +306,7 @@ class AskResult:
 
 
 def ask(store: TimelineStore, question: str, *, source_id: str | None = None, reasoner: Reasoner | None = None,
-        settings: ReasonerSettings | None = None) -> AskResult:
+        settings: ReasonerSettings | None = None, embedder: Embedder | None = None) -> AskResult:
     """Answer ``question`` from the timeline.
 
     Args:
@@ -191,6 +315,8 @@ def ask(store: TimelineStore, question: str, *, source_id: str | None = None, re
         source_id: restrict to one source (``None``: the whole store).
         reasoner: language model for fallback planning and phrasing (``None``: rules and code only).
         settings: reasoning settings (confidence threshold, merge gap, when the model phrases).
+        embedder: the configured embedder (the service layer hands it in): open questions pick
+            their evidence by embedding relevance to the question, else by shared words.
 
     Returns:
         The answer with evidence; ``answer.refused`` for questions the guard refuses.
@@ -200,7 +326,8 @@ def ask(store: TimelineStore, question: str, *, source_id: str | None = None, re
     verdict = screen_question(question)
     if verdict.flagged:
         return AskResult(Answer(text=verdict.reason, refused=True), seconds=time.perf_counter() - t0)
-    retriever = Retriever(store, min_confidence=settings.min_confidence, merge_gap=settings.merge_gap)
+    retriever = Retriever(store, min_confidence=settings.min_confidence, merge_gap=settings.merge_gap,
+                          embedder=embedder, meaning_threshold=settings.meaning_threshold)
     query = plan(question[:500], retriever.vocabulary(source_id), source_id=source_id, reasoner=reasoner)
     parts: list[Query] = [query] if query.then is None else [replace(query, then=None), query.then]
     readings: list[Reading] = []
@@ -208,12 +335,14 @@ def ask(store: TimelineStore, question: str, *, source_id: str | None = None, re
     for part in parts:
         finding = retriever.retrieve(part)
         findings.append(finding)
-        text = draft(finding)
+        held = finding.withheld_rows
+        text = mention_withheld(draft(finding), finding.found, part.intent, held)
         use_model = reasoner is not None and (
             settings.phrase == "always" or (settings.phrase == "open" and
-                                            (part.intent in _OPEN_INTENTS or part.planner == "model")))
+                                            (finding.result.open_ended or part.planner == "model")))
         readings.append(phrase(question, finding, text, reasoner if use_model else None,
-                               max_tokens=settings.max_tokens) if use_model else Reading(text, finding.cites))
+                               max_tokens=settings.max_tokens, withheld=[r.text for r in held])
+                        if use_model else Reading(text, finding.cites))
     text = " ".join(r.text for r in readings)
     cites = tuple(c for r in readings for c in r.cites)
     answer = Answer(text=text, evidence=to_evidence(cites))

@@ -9,6 +9,7 @@ enums, so its output can only ever be one of the typed plans.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -16,70 +17,47 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from scenewatch.reasoning.query import CONCEPTS, INTENTS, TEXT_CARRIERS, Concept, Intent, Moment, Query, Subject
+from scenewatch.reasoning.query import INTENTS, Detail, Intent, Moment, Query, Subject
+from scenewatch.vocabulary.concepts import _word_index, carrier, concept_targets, find_concepts, resolve
+from scenewatch.vocabulary.table import Concept
+from scenewatch.vocabulary.time import find_window
+from scenewatch.vocabulary.words import QUESTION_FILLER, SPEECH_VERBS_RE, STOPWORDS, TEXT_WORDS
 
 if TYPE_CHECKING:
     from scenewatch.reasoning.reasoners import Reasoner
 
 log = logging.getLogger(__name__)
 
-_NUM = r"(\d+(?:\.\d+)?)"
-_UNIT = r"\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\b"
 _SPLIT = re.compile(r",?\s+and\s+(?=(?:what|when|how|who|which|where|did|does|was|is|were)\b)")
-_TEXT_WORDS = {"label", "sign", "written", "writing", "plate", "license", "whiteboard", "board", "note", "screen",
-               "text", "reads", "read", "inscription", "banner", "poster"}
-_STOP = {"the", "a", "an", "any", "some", "there", "it", "you", "i", "see", "seen", "saw", "hear", "heard", "was",
-         "were", "is", "are", "did", "do", "does", "what", "when", "how", "many", "much", "long", "which", "who",
-         "come", "came", "by", "in", "on", "at", "of", "to", "first", "last", "happen", "happened", "appear",
-         "appeared", "time", "or", "and", "this", "that", "video", "scene", "camera", "today", "ever", "thing",
-         "things", "object", "objects", "anything", "something", "odd", "unusual", "going", "near",
-         "happening", "sound", "sounds", "visible", "present", "here", "around", "after",
-         "before", "between", "seconds", "second", "minutes", "minute", "s", "start", "end", "stay", "stayed"}
+_STOP = STOPWORDS | QUESTION_FILLER
 _ARRIVE = re.compile(r"\b(arriv\w*|deliver\w*|appear\w*|show(?:ed)? up|enter\w*|came|come|dropped|start\w*|began|"
                      r"first|go(?:es)? off|went off|rang|ring\w*|sound(?:ed)?)\b")
 _LEAVE = re.compile(r"\b(leave|left|leaving|disappear\w*|gone|go|went|taken|removed|exit\w*|depart\w*|"
                     r"picked up|last|stop\w*|end\w*)\b")
 
 
-def _unit(value: str, unit: str | None) -> float:
-    v = float(value)
-    u = (unit or "s").lower()
-    if u.startswith("m"):
-        return v * 60
-    if u.startswith("h"):
-        return v * 3600
-    return v
-
-
 def _window(q: str) -> tuple[str, float | None, float | None, float | None]:
     """Strip a time window from the question: ``(rest, since, until, last_seconds)``."""
-    patterns: list[tuple[str, Any]] = [
-        (rf"\b(?:in|during|within|over) the first {_NUM}{_UNIT}", lambda m: (None, _unit(m[1], m[2]), None)),
-        (rf"\b(?:in|during|within|over) the last {_NUM}{_UNIT}", lambda m: (None, None, _unit(m[1], m[2]))),
-        (rf"\bbetween {_NUM}{_UNIT} and {_NUM}{_UNIT}",
-         lambda m: (_unit(m[1], m[2] or m[4]), _unit(m[3], m[4]), None)),
-        (rf"\bfrom {_NUM}{_UNIT} to {_NUM}{_UNIT}", lambda m: (_unit(m[1], m[2] or m[4]), _unit(m[3], m[4]), None)),
-        (rf"\bafter {_NUM}{_UNIT}", lambda m: (_unit(m[1], m[2]), None, None)),
-        (rf"\bbefore {_NUM}{_UNIT}", lambda m: (None, _unit(m[1], m[2]), None)),
-        (rf"\b(?:at|around) {_NUM}{_UNIT}", lambda m: (_unit(m[1], m[2]) - 2, _unit(m[1], m[2]) + 2, None)),
-    ]
-    for pat, fn in patterns:
-        m = re.search(pat, q)
-        if m:
-            since, until, last = fn(m)
-            return (q[:m.start()] + q[m.end():]).strip(), since, until, last
-    return q, None, None, None
+    rest, window = find_window(q)
+    if window is None:
+        return q, None, None, None
+    return rest, window.since, window.until, window.last
+
+
+def concept_subject(term: str, concept: Concept) -> Subject:
+    """The subject a concept word names, resolved by the vocabulary exactly as watch and triggers resolve it."""
+    r = resolve(term)
+    targets = r.targets if r.concept is concept else concept_targets(concept)
+    return Subject(term, concept.name, targets.kinds, targets.labels(), targets=targets)
 
 
 def _find_subjects(q: str, vocabulary: Mapping[str, str]) -> tuple[list[tuple[int, Subject, Concept | None]], str]:
     """Subjects mentioned in ``q`` with their position; matched words are blanked out."""
     found: list[tuple[int, Subject, Concept | None]] = []
     work = q
-    phrases = sorted(((w, c) for c in CONCEPTS for w in c.words), key=lambda wc: -len(wc[0]))
-    for word, concept in phrases:
-        for m in re.finditer(rf"\b{re.escape(word)}\b", work):
-            found.append((m.start(), Subject(word, concept.name, concept.kinds, concept.labels), concept))
-            work = work[:m.start()] + " " * len(word) + work[m.end():]
+    for start, end, word, concept in find_concepts(q):
+        found.append((start, concept_subject(word, concept), concept))
+        work = work[:start] + " " * (end - start) + work[end:]
     for label, kind in sorted(vocabulary.items(), key=lambda kv: -len(kv[0])):
         if not label or len(label) < 2:
             continue
@@ -104,23 +82,66 @@ def _speech_phrase(q: str) -> str | None:
     quoted = re.search(r"[\"“'‘]([^\"”'’]{2,})[\"”'’]", q)
     if quoted:
         return quoted[1].strip()
-    m = re.search(r"\b(?:say|said|says|mention(?:ed)?|talk(?:ed)?|spoke)\s+(?:about\s+|that\s+|to\s+|the word\s+)?"
-                  r"(.+?)\??$", q)
+    m = re.search(rf"{SPEECH_VERBS_RE}\s+(?:about\s+|that\s+|to\s+|the word\s+)?(.+?)\??$", q)
     if m and m[1].strip() and not re.match(r"^(anything|something)\b", m[1].strip()):
         return m[1].strip()
     m = re.search(r"\babout\s+(?:the\s+)?(.+?)\??$", q)
     return m[1].strip() if m else None
 
 
+_UNUSUAL = re.compile(r"\b(unusual|strange|odd|weird|suspicious|out of the ordinary|abnormal|anomal\w*|"
+                      r"unexpected|surprising|stand out|stood out|stands out)\b")
+_STORY = re.compile(r"^(?:(?:so|ok|okay|hey|please|can you|could you|would you|tell me|i want to know|"
+                    r"i'd like to know|do you know)[, ]+)*(?:what (?:has |had |just )?happened|describe|summari[sz]e|"
+                    r"sum up|recap|tell me what|what went on|what (?:is|was|'s) going on|what's going on|"
+                    r"give me (?:a |the )?(?:summary|recap|rundown|overview)|(?:a |the )?(?:summary|recap|rundown|"
+                    r"overview)|what did (?:you|the camera) (?:see|notice|catch)|anything happen|did anything happen|"
+                    r"what occurred|walk me through)")
+_DETAILS: tuple[tuple[Detail, re.Pattern[str]], ...] = (
+    ("colour", re.compile(r"\bcolou?rs?(?:ed)?\b|\bwhat shade\b|\bwhat hue\b")),
+    ("direction", re.compile(r"\bdirection\b|\bwhich way\b|\bwhat way\b|\bmove[sd]? (left|right)\b|"
+                             r"\bheading\b|\b(?:left or right|right or left)\b|"
+                             r"\bwhere (?:did|does|was) .+ (?:go|going|head\w*|roll\w*|mov\w*)\b")),
+    ("speed", re.compile(r"\bhow (?:fast|quick\w*|slow\w*)\b|\bspeed\b")),
+    ("size", re.compile(r"\bhow (?:big|large|small|tiny|huge)\b|\bsize\b|\bdimensions?\b")),
+)
+_AGENTS = frozenset({"someone", "somebody", "anyone", "anybody", "a person", "people"})
+_FIXABLE = ("colour", "color", "direction", "which", "happened", "summarise", "summarize", "unusual", "written",
+            "delivered", "arrived", "package", "parcel", "doorbell", "mention", "anything", "label", "person")
+
+
+def detail_of(q: str) -> Detail | None:
+    """The measured aspect a question asks about (colour, direction, speed, size), if any."""
+    return next((d for d, rx in _DETAILS if rx.search(q)), None)
+
+
+def fix_typos(q: str) -> str:
+    """Mend one-letter slips in the words the rules key on ("colur" → "colour", "wich" → "which")."""
+    words = re.findall(r"[a-z]+|[^a-z]+", q)
+    known = set(_FIXABLE) | set(_word_index())
+    out = []
+    for w in words:
+        if len(w) >= 4 and w.isalpha() and w not in known and w not in _STOP:
+            close = difflib.get_close_matches(w, _FIXABLE, n=1, cutoff=0.8)
+            w = close[0] if close else w
+        out.append(w)
+    return "".join(out)
+
+
 def _intent(q: str, names: set[str]) -> tuple[Intent | None, bool]:
     """The intent and whether the question is polar (yes/no)."""
     polar = bool(re.match(r"^(is|was|were|are|did|does|do|has|have|had|can|could|will)\b", q))
-    if re.match(r"^(what happened|describe|summari[sz]e|tell me what|what went on|what is going on|"
-                r"what's going on|give me a summary)", q):
+    if _UNUSUAL.search(q):
+        return "unusual", False
+    if _STORY.match(q):
         return "describe", False
+    if names and detail_of(q) is not None:
+        return "attribute", False
+    if re.match(r"^(?:so |and |but )?who\b", q) and not re.search(rf"\bwho (?:said|{SPEECH_VERBS_RE})", q):
+        return "who", False
     if re.search(r"\bhow many\b|\bcount\b|\bnumber of\b", q):
         return "count", False
-    if re.search(r"\bhow long\b|\bfor how (many|much)\b|\bduration\b", q):
+    if re.search(r"\bhow long\b|\bfor how (many|much)\b|\bduration\b|\bhow much time\b", q):
         return "duration", False
     two = len(names) >= 2
     if two and (re.search(r"\bfirst\b.*\bor\b|\bor\b.*\bfirst\b|\bwhich (came|happened|was) (first|earlier|"
@@ -129,9 +150,9 @@ def _intent(q: str, names: set[str]) -> tuple[Intent | None, bool]:
     if re.match(r"^(when|at what time|what time)\b", q) or re.search(r"\b(first|last) (seen|heard|appear)", q):
         return "when", False
     words = set(re.findall(r"[a-z]+", q))
-    if re.match(r"^(what|which)\b", q) and words & _TEXT_WORDS and not words & {"sound", "sounds", "hear", "heard"}:
+    if re.match(r"^(what|which)\b", q) and words & TEXT_WORDS and not words & {"sound", "sounds", "hear", "heard"}:
         return "what-text", False
-    if re.search(r"\bwhat (did|does|do|was|were|is)\b.*\b(say|said|says|talk\w*|spoke|mention\w*)\b|"
+    if re.search(rf"\bwhat (did|does|do|was|were|is)\b.*(?:{SPEECH_VERBS_RE}|\btalk\w*)|"
                  r"\bwhat was said\b|\bwho said\b", q):
         return "what-said", False
     if polar:
@@ -156,6 +177,7 @@ def plan(question: str, vocabulary: Mapping[str, str] | None = None, source_id: 
         The query (``intent`` is ``describe`` when nothing, not even the model, can tell).
     """
     q = " ".join(question.lower().replace("?", " ?").split()).replace(" ?", "?").strip()
+    q = fix_typos(q)
     parts = _SPLIT.split(q, maxsplit=1)
     query = _plan_one(parts[0], question, vocabulary or {}, source_id, reasoner)
     if len(parts) == 2:
@@ -189,6 +211,10 @@ def _plan_one(q: str, question: str, vocabulary: Mapping[str, str], source_id: s
         heard = [s for s in subjects if set(s.kinds) & {"sound", "speech"}]
         if heard and len(subjects) > 1:
             subjects = [s for s in subjects if s.name not in owned]
+    if intent in ("when", "duration", "attribute") and len(subjects) > 1:
+        # "when did somebody take the package" is about the package, the somebody is its agent
+        named = [s for s in subjects if s.term not in _AGENTS]
+        subjects = named or subjects
     moment: Moment = "first"
     if intent == "when":
         moment = "last" if _LEAVE.search(q) and not _ARRIVE.search(q) else "first"
@@ -199,11 +225,10 @@ def _plan_one(q: str, question: str, vocabulary: Mapping[str, str], source_id: s
             subjects = [Subject("said", "speech", ("speech",), (), phrase)]
     if intent == "what-text":
         text_terms = [s for s in subjects if s.name == "text"]
-        carriers = {TEXT_CARRIERS[t.term] for t in text_terms if t.term in TEXT_CARRIERS}
+        carriers = {c.name: c for c in (carrier(t.term) for t in text_terms) if c is not None}
         objs = [s for s in subjects if s.name != "text" and "object" in s.kinds]
-        carrier_names = {o.name for o in objs} | carriers
-        carrier_subjects = objs or [Subject(c, c, ("object",), next(x.labels for x in CONCEPTS if x.name == c))
-                                    for c in sorted(carriers)]
+        carrier_names = {o.name for o in objs} | set(carriers)
+        carrier_subjects = objs or [concept_subject(name, carriers[name]) for name in sorted(carriers)]
         subjects = [Subject("text", "text", ("text",))] + [s for s in carrier_subjects if s.name in carrier_names]
     if intent == "what" and not subjects:
         words = set(re.findall(r"[a-z]+", q))
@@ -211,8 +236,7 @@ def _plan_one(q: str, question: str, vocabulary: Mapping[str, str], source_id: s
             subjects = [Subject("sounds", "sound", ("sound",))]
         elif words & {"see", "saw", "seen", "objects", "things"}:
             subjects = [Subject("objects", "object", ("object",))]
-    moving = re.search(r"\bdirection\b|\bwhich way\b|\bmove[sd]? (left|right)\b", q)
-    detail: Literal["direction"] | None = "direction" if moving else None
+    detail = detail_of(q)
     relation: Literal["before", "after"] | None = None
     if intent == "order" and polar:
         relation = "before" if re.search(r"\bbefore\b", q) else "after"
@@ -243,6 +267,8 @@ _INTENT_GLOSS = (
     "count: how many X", "duration: how long / how much time", "order: which came first",
     "what-text: words written or printed, label, sign, plate", "what-said: words spoken or said aloud",
     "what: which objects or sounds", "describe: summary of everything",
+    "attribute: colour, direction, size or speed of X", "who: who did X / who was there",
+    "unusual: anything strange or out of the ordinary",
 )
 
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scenewatch.reasoning.guard import fence, screen_answer
-from scenewatch.reasoning.retrieve import Cite, Finding, Span
+from scenewatch.reasoning.retrieve import Cite, Finding
+from scenewatch.spans import Span
+from scenewatch.vocabulary.time import format_span, format_time
 
 if TYPE_CHECKING:
     from scenewatch.reasoning.reasoners import Reasoner
@@ -35,8 +37,8 @@ SYSTEM_PROMPT = (
 
 
 def t(x: float) -> str:
-    """A media time as text (``12.0 s``)."""
-    return f"{x:.1f} s"
+    """A media time as text (``12.0 s``), written by the vocabulary's one formatter."""
+    return format_time(x)
 
 
 def evidence_line(eid: str, span: Span) -> str:
@@ -44,7 +46,7 @@ def evidence_line(eid: str, span: Span) -> str:
     what = span.label or span.kind
     text = f" text={fence(span.text)}" if span.text else ""
     track = f" track {span.track_id}" if span.track_id is not None else ""
-    return f"[{eid}] {span.start:.1f}-{span.end:.1f} s {span.kind} {what}{track} conf {span.confidence:.2f}{text}"
+    return f"[{eid}] {format_span(span.start, span.end)} {span.kind} {what}{track} conf {span.confidence:.2f}{text}"
 
 
 @dataclass(frozen=True, slots=True)

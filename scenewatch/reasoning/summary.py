@@ -2,7 +2,8 @@
 
 :func:`summarize_event` gives a fired trigger a title, a one-paragraph narrative in the
 product's voice ("A package was just delivered. The label reads "PRIORITY MAIL"…"), a severity
-and the evidence ids; :func:`report` summarises a period across sources. Facts come from the
+and the evidence ids; :func:`report` summarises a period across sources; its narrative is the story
+:func:`scenewatch.reasoning.story.narrate` tells for "what happened?". Facts come from the
 store; a reasoner, when given, may only rephrase the narrative under the same checks as answers.
 """
 
@@ -12,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from scenewatch.memory.store import TimelineStore
-from scenewatch.reasoning.guard import screen_scene_text
 from scenewatch.reasoning.read import t
-from scenewatch.reasoning.retrieve import Span, merge_spans
-from scenewatch.types import Event
+from scenewatch.reasoning.screen import redact_text, screen_observations, withheld_note
+from scenewatch.spans import Span, merge_spans
+from scenewatch.types import Event, Observation
 
 if TYPE_CHECKING:
     from scenewatch.reasoning.reasoners import Reasoner
@@ -41,10 +42,18 @@ def _article(name: str) -> str:
     return ("An " if name[:1].lower() in "aeiou" else "A ") + name
 
 
-def _context(store: TimelineStore, source_id: str, start: float, end: float, min_conf: float = 0.3) -> list[Span]:
+def _context(store: TimelineStore, source_id: str, start: float, end: float,
+             min_conf: float = 0.3) -> tuple[list[Span], list[Observation]]:
+    """Spans of the window and the rows withheld by the screen (read with their neighbours)."""
     rows = store.observations(source_id=source_id, since=start, until=end, min_confidence=min_conf)
-    rows = [r for r in rows if not (r.kind in ("text", "speech") and r.text and screen_scene_text(r.text).flagged)]
-    return merge_spans(rows)
+    nearby = store.observations(source_id=source_id, kinds=["text", "speech"], since=start - 5.0, until=end + 5.0)
+    kept, held = screen_observations(rows, nearby).split(rows)
+    return merge_spans(kept), held
+
+
+def _held_note(held: list[Observation]) -> list[str]:
+    kinds = {r.kind for r in held}
+    return [withheld_note(len(held), next(iter(kinds)) if len(kinds) == 1 else "")] if held else []
 
 
 def _sentences(spans: list[Span], main_ids: set[int]) -> list[str]:
@@ -87,13 +96,13 @@ def summarize_event(store: TimelineStore, event: Event, reasoner: Reasoner | Non
         before: seconds of context before the event.
         after: seconds of context after it.
     """
-    spans = _context(store, event.source_id, event.start - before, event.end + after)
+    spans, held = _context(store, event.source_id, event.start - before, event.end + after)
     main_ids = set(event.observation_ids)
     sentences = _sentences(spans, main_ids)
     what = event.payload.get("matched", event.rule) if event.payload else event.rule
-    lead = [] if any(set(s.ids) & main_ids for s in spans) else [f"{str(what)[:1].upper()}{str(what)[1:]} at "
-                                                                   f"{t(event.start)}."]
-    narrative = " ".join([*lead, *sentences])
+    what = redact_text(str(what))
+    lead = [] if any(set(s.ids) & main_ids for s in spans) else [f"{what[:1].upper()}{what[1:]} at {t(event.start)}."]
+    narrative = " ".join([*lead, *sentences, *_held_note(held)])
     if reasoner is not None:
         from scenewatch.reasoning.query import Query
         from scenewatch.reasoning.read import phrase
@@ -102,9 +111,9 @@ def summarize_event(store: TimelineStore, event: Event, reasoner: Reasoner | Non
         finding = Finding(Query(question="Summarise this event.", intent="describe"), True,
                           cites=tuple(Cite(s) for s in spans[:6]))
         narrative = phrase("Summarise this event in the style 'A package was just delivered. The label reads …'",
-                           finding, narrative, reasoner).text
+                           finding, narrative, reasoner, withheld=[r.text for r in held]).text
     ids = tuple(dict.fromkeys([*event.observation_ids, *[s.ids[0] for s in spans[:6]]]))[:20]
-    title = event.title or f"{event.rule} at {t(event.start)}"
+    title = redact_text(event.title or f"{event.rule} at {t(event.start)}")
     return EventSummary(title=title[:120], narrative=narrative[:1000],
                         severity=_severity(event.severity, spans), evidence_ids=ids)
 
@@ -131,25 +140,33 @@ def report(store: TimelineStore, since: float | None = None, until: float | None
         since: start of the period (``None``: the beginning).
         until: end of the period (``None``: the end).
         source_id: one source, or ``None`` for all.
-        max_items: highlights per source.
+        max_items: highlights per source (picked like an open question's evidence: salience,
+            rarity and recency under the compressed context's token budget).
     """
-    from scenewatch.reasoning.retrieve import _salient
+    from scenewatch.memory.context import select_for_question
+    from scenewatch.reasoning.story import narrate
 
     sources = [s["id"] for s in store.list_sources()] if source_id is None else [source_id]
     out = []
     for sid in sources:
         events = [e for e in store.events(source_id=sid)
                   if (since is None or e.end >= since) and (until is None or e.start <= until)]
-        spans = _context(store, sid, since if since is not None else -1e12, until if until is not None else 1e12)
-        highlights = _salient(spans, max_items)
+        spans, held = _context(store, sid, since if since is not None else -1e12,
+                               until if until is not None else 1e12)
+        highlights = select_for_question(store, spans, "", limit=max_items)
+        story = narrate(spans)  # the same story "what happened?" tells
         out.append({
             "source_id": sid,
-            "events": [{"id": e.id, "rule": e.rule, "start": e.start, "end": e.end, "title": e.title,
-                        "summary": e.summary, "severity": e.severity, "evidence_ids": list(e.observation_ids)}
+            "events": [{"id": e.id, "rule": e.rule, "start": e.start, "end": e.end, "title": redact_text(e.title),
+                        "summary": redact_text(e.summary), "severity": e.severity,
+                        "evidence_ids": list(e.observation_ids)}
                        for e in events],
             "highlights": [{"start": s.start, "end": s.end, "kind": s.kind, "label": s.label, "text": s.text,
                             "observation_id": s.ids[0], "box": list(s.first_box) if s.first_box else None}
                            for s in highlights],
-            "narrative": " ".join(_sentences(highlights, set())),
+            "narrative": " ".join([*(x.text for x in story), *_held_note(held)]),
+            "story": [{"text": x.text, "start": x.start, "evidence_ids": [c.observation_id for c in x.cites]}
+                      for x in story],
+            "withheld": len(held),
         })
     return Report(since, until, tuple(out))

@@ -6,32 +6,48 @@ sees the detector's boxes), an audio worker runs the audio stages, and the calli
 the single store writer. Bounded queues give back-pressure: a file is never dropped from
 (decode waits), a live source drops keyframes when stages fall behind.
 
-Progress is committed with the observations it covers, in one transaction: after a crash,
-``processed_until`` is a point before which everything is stored, and a re-run resumes there.
+Nothing lost, nothing twice: each stage's watermark is what it has fully emitted (its
+:meth:`~scenewatch.perception.stage.Stage.resume_point`), committed in one transaction with
+its rows; rows carry idempotent keys, so a re-run upserts; spans still open when a run ended
+are continued on resume (:mod:`scenewatch.runtime.resume`). A lease lock keeps a second
+writer off a source. Setting ``stop`` ends decoding, lets the item in hand finish, commits and
+leaves the source ``stopped`` within seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from scenewatch.config import Config
 from scenewatch.errors import BackendUnavailable, ScenewatchError, SourceError
 from scenewatch.ingest.keyframes import KeyframeSampler
-from scenewatch.ingest.sources import Gap, MediaSource, VideoItem, expand_sources
-from scenewatch.memory.store import TimelineStore
+from scenewatch.ingest.sources import Gap, MediaSource, VideoItem, list_sources
+from scenewatch.memory.store import StageProgress, TimelineStore
 from scenewatch.perception.registry import STAGES
+from scenewatch.perception.settings import PerceptionSettings
 from scenewatch.perception.stage import Emit, KeyframeShared, Stage, StageContext
+from scenewatch.runtime.resume import ResumePlan, RowJoiner, file_fingerprint, plan_resume
 from scenewatch.types import AudioChunk, Keyframe, Observation
 
 log = logging.getLogger(__name__)
 
 _DONE = object()
+_INF = float("inf")
+LOCK_LEASE = 60.0
+"""Seconds a source lock outlives its last renewal (a crashed run blocks the source this long)."""
+SOURCE_STAGE = "source"
+"""Pseudo-stage of rows the runner itself writes (stream gaps)."""
 
 
 @dataclass(slots=True)
@@ -67,17 +83,32 @@ class RunSummary:
     wall_seconds: float = 0.0
     stages: list[str] = field(default_factory=list)
     skipped_stages: dict[str, str] = field(default_factory=dict)
+    done_stages: list[str] = field(default_factory=list)
     error: str | None = None
 
 
 @dataclass(slots=True)
 class _Batch:
-    emits: list[Emit]
-    lane: str  # "video" | "audio" | "source"
-    upto: float | None  # this lane has processed everything before this time
+    emits: list[tuple[str, Emit]]
+    marks: dict[str, float]  # stage -> everything before this media time is emitted
+    final: bool = False  # the lane's last batch
 
 
 ObservationHook = Callable[[list[Observation]], int]
+
+
+def bounded_threads(settings: PerceptionSettings) -> PerceptionSettings:
+    """Perception settings whose thread pools are capped for this machine.
+
+    onnxruntime and FFmpeg size their pools by the core count when left to themselves: several
+    models × cores threads each (hundreds on a big server), most of them idle and all of them
+    competing. The runner already runs vision and audio in parallel, so each model gets at
+    most two threads.
+    """
+    cap = max(1, min(2, os.cpu_count() or 1))
+    if settings.ocr.threads is None:
+        return settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"threads": cap})})
+    return settings
 
 
 class Pipeline:
@@ -90,6 +121,11 @@ class Pipeline:
         on_observations: called after each commit with the rows inserted or updated; returns
             how many events it fired (the trigger engine plugs in here).
         stop: set to stop cleanly (Ctrl-C, ``--until`` on live sources, API cancel).
+        stages: prebuilt stages to use instead of building them from the registry by name
+            (file commands pass a detector/reader they already built).
+        on_resume: called with a source id before its stages run, once rows past the
+            watermarks are gone (the trigger engine rebuilds its state from the stored rows);
+            returns how many events it fired.
     """
 
     def __init__(
@@ -99,75 +135,126 @@ class Pipeline:
         on_progress: Callable[[Progress], None] | None = None,
         on_observations: ObservationHook | None = None,
         stop: threading.Event | None = None,
+        stages: Callable[[StageContext], list[Stage]] | None = None,
+        on_resume: Callable[[str], int] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.on_progress = on_progress
         self.on_observations = on_observations
         self.stop = stop or threading.Event()
+        self.stage_factory = stages
+        self.on_resume = on_resume
         self.summaries: list[RunSummary] = []  # of the current/last run, also when it raised
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # ------------------------------------------------------------------ public
     def run(self, uri: str, until: float | None = None, restart: bool = False) -> list[RunSummary]:
         """Ingest a file, folder, URL or device; return one summary per source.
+
+        A folder's files are opened one at a time: a file that cannot be opened or decoded is
+        reported (status ``failed`` with the reason) and the rest are still ingested. A single
+        file, URL or device that fails raises.
 
         Args:
             uri: what to watch.
             until: stop after this many media seconds (per source).
             restart: forget earlier progress and ingest from the start.
         """
-        sources = expand_sources(uri, self.config.ingest, self.stop)
         self.summaries = []
-        for source in sources:
+        uris = list_sources(uri, self.config.ingest)
+        if len(uris) == 1 and not Path(uri).expanduser().is_dir():
+            self.run_source(self._open(uris[0]), until=until, restart=restart)
+            return list(self.summaries)
+        for one in uris:
             if self.stop.is_set():
                 break
-            self.summaries.append(self.run_source(source, until=until, restart=restart))
+            known = len(self.summaries)
+            try:
+                self.run_source(self._open(one), until=until, restart=restart)
+            except ScenewatchError as exc:
+                log.info("%s skipped: %s", one, exc)  # reported in its summary
+                if len(self.summaries) == known:
+                    self.summaries.append(RunSummary(source_id="", uri=one, status="failed"))
+                self.summaries[-1].status, self.summaries[-1].error = "failed", str(exc)
         return list(self.summaries)
 
+    def _open(self, uri: str) -> MediaSource:
+        return MediaSource(uri, self.config.ingest, self.stop)
+
     def run_source(self, source: MediaSource, until: float | None = None, restart: bool = False) -> RunSummary:
-        """Ingest one opened source."""
+        """Ingest one opened source (resuming each stage where it stopped)."""
         info = source.info
-        self.store.upsert_source(info)
-        resume, status = self.store.source_progress(info.id)
-        if restart:
-            resume = 0.0
-        if status == "done" and not restart and source.kind == "file":
+        summary = RunSummary(info.id, info.uri, "running")
+        self.summaries.append(summary)
+        try:
+            self.store.upsert_source(info)
+            self.store.acquire_source_lock(info.id, self._owner, LOCK_LEASE, gone=_holder_gone)
+        except BaseException:
             source.close()
-            return RunSummary(info.id, info.uri, "already done", media_time=resume, resumed_from=resume)
-        if source.kind != "file":
-            resume = 0.0  # a live stream cannot seek back; its media clock restarts
-        # Rows past the committed watermark came from a lane that ran ahead before a crash.
-        self.store.reset_source(info.id, after=resume)
-        summary = RunSummary(info.id, info.uri, "running", resumed_from=resume)
-        stages, skipped = self._build_stages(source)
+            raise
+        try:
+            return self._run_locked(source, summary, until, restart)
+        finally:
+            source.close()
+            self.store.release_source_lock(info.id, self._owner)
+
+    # ---------------------------------------------------------------- internals
+    def _run_locked(self, source: MediaSource, summary: RunSummary, until: float | None,
+                    restart: bool) -> RunSummary:
+        info = source.info
+        fingerprint = file_fingerprint(info.uri) if source.kind == "file" else None
+        requested = list(dict.fromkeys(self.config.perception.stages))
+        plan = plan_resume(self.store, info.id, source.kind, requested, fingerprint, restart)
+        summary.done_stages = list(plan.done)
+        if plan.changed:
+            log.info("%s changed since it was ingested (%s): resuming", info.uri, plan.changed)
+        if not plan.run:
+            summary.status = "already done"
+            summary.media_time = summary.resumed_from = self.store.source_progress(info.id)[0]
+            return summary
+        stages, skipped = self._build_stages(source, list(plan.run))
         summary.stages = [s.name for s in stages]
         summary.skipped_stages = skipped
+        no_track = {n: StageProgress(info.duration or 0.0, "done") for n, why in skipped.items()
+                    if why.startswith("no ")}
+        if no_track:
+            self.store.set_stage_progress(info.id, no_track)
+        resume = {s.name: plan.run[s.name] for s in stages}
+        if not stages:
+            summary.status = "already done" if not skipped or no_track else "stopped"
+            return summary
+        for name, t in resume.items():
+            self.store.reset_stage(info.id, name, after=t)
+        self.store.set_source_fingerprint(info.id, fingerprint)
+        summary.resumed_from = min(resume.values())
+        if self.on_resume is not None:
+            summary.events += self.on_resume(info.id)
         self.store.set_source_status(info.id, "running")
+        self.store.renew_source_lock(info.id, self._owner, LOCK_LEASE)  # building models may take a while
         started = time.monotonic()
         try:
-            self._execute(source, stages, summary, resume, until)
-            summary.status = "stopped" if self.stop.is_set() or (until is not None and summary.status == "until") \
-                else "done"
+            eof = self._execute(source, stages, summary, resume, plan, until)
         except ScenewatchError as exc:
             summary.status, summary.error = "failed", str(exc)
             self.store.set_source_status(info.id, "failed", str(exc))
             raise
         finally:
-            source.close()
             summary.wall_seconds = time.monotonic() - started
-        final_status = "done" if summary.status == "done" else "stopped"
-        self.store.set_source_status(info.id, final_status)
-        summary.status = final_status
+        # A stage that failed keeps its own status and watermark and is retried by the next run.
+        summary.status = "done" if eof else "stopped"
+        self.store.set_source_status(info.id, summary.status)
         return summary
 
-    # ---------------------------------------------------------------- internals
-    def _build_stages(self, source: MediaSource) -> tuple[list[Stage], dict[str, str]]:
+    def _build_stages(self, source: MediaSource, names: list[str]) -> tuple[list[Stage], dict[str, str]]:
         info = source.info
         media_dir = self.config.store.resolved_media_dir() / info.id
-        ctx = StageContext(self.config.perception, info, media_dir, tuple(self.config.concepts))
+        ctx = StageContext(bounded_threads(self.config.perception), info, media_dir, tuple(self.config.concepts))
+        if self.stage_factory is not None:
+            return [s for s in self.stage_factory(ctx) if s.name in names], {}
         stages: list[Stage] = []
         skipped: dict[str, str] = {}
-        for name in self.config.perception.stages:
+        for name in names:
             cls = STAGES.get(name)
             inputs: frozenset[str] = getattr(cls, "inputs", frozenset())
             if ("keyframe" in inputs and not info.has_video) and ("audio" not in inputs or not info.has_audio):
@@ -183,8 +270,9 @@ class Pipeline:
                 log.warning("stage %s skipped: %s", name, exc)
         return stages, skipped
 
-    def _execute(self, source: MediaSource, stages: list[Stage], summary: RunSummary,
-                 resume: float, until: float | None) -> None:
+    def _execute(self, source: MediaSource, stages: list[Stage], summary: RunSummary, resume: dict[str, float],
+                 plan: ResumePlan, until: float | None) -> bool:
+        """Run the threads over one source; return whether it was read to its end."""
         info = source.info
         qsize = self.config.runtime.queue_size
         drop = self.config.runtime.drop_when_behind
@@ -197,11 +285,12 @@ class Pipeline:
         errors: list[BaseException] = []
         counters: dict[str, Any] = {"frames": 0, "keyframes": 0, "dropped": 0, "gaps": 0, "audio": 0.0,
                                     "eof": False}
-        lanes = {"video": resume if video_stages and info.has_video else None,
-                 "audio": resume if audio_stages and info.has_audio else None}
+        decode_from = min(resume.values())
+        stop = self.stop
+        abort = threading.Event()  # a worker died: decoding must not wait on its queue
 
         def put(q: queue.Queue[Any], item: Any, droppable: bool) -> None:
-            while not self.stop.is_set():
+            while not stop.is_set() and not abort.is_set():
                 try:
                     if droppable and drop:
                         q.put_nowait(item)
@@ -213,12 +302,22 @@ class Pipeline:
                         counters["dropped"] += 1
                         return
 
+        def put_marker(q: queue.Queue[Any], consumer: threading.Thread) -> None:
+            # Always delivered, also once stop is set: the worker drains its queue until it sees it.
+            while True:
+                try:
+                    q.put(_DONE, timeout=0.2)
+                    return
+                except queue.Full:
+                    if not consumer.is_alive():
+                        return
+
         def decode() -> None:
             sampler = KeyframeSampler(self.config.ingest.keyframes, info.width, info.height)
             width = self.config.ingest.keyframes.analysis_width
             try:
-                for item in source.items(start_at=resume):
-                    if self.stop.is_set():
+                for item in source.items(start_at=decode_from):
+                    if stop.is_set() or abort.is_set():
                         break
                     t = item.pts if isinstance(item, VideoItem) else item.start
                     if until is not None and t > until:
@@ -240,58 +339,59 @@ class Pipeline:
                     elif isinstance(item, Gap):
                         counters["gaps"] += 1
                         sampler.reset()
-                        put(out_q, _Batch([Emit(Observation(
-                            kind="gap", source_id=info.id, start=item.start, end=item.end, label="stream gap",
-                            text=item.reason, wall_start=item.wall_start))], "source", None), droppable=False)
-                counters["eof"] = summary.status != "until" and not self.stop.is_set()
+                        gap = Observation(kind="gap", source_id=info.id, start=item.start, end=item.end,
+                                          label="stream gap", text=item.reason, wall_start=item.wall_start)
+                        put(out_q, _Batch([(SOURCE_STAGE, Emit(gap))], {}), droppable=False)
+                counters["eof"] = summary.status != "until" and not stop.is_set() and not abort.is_set()
             except BaseException as exc:  # surfaced by the writer after shutdown
                 errors.append(exc)
             finally:
-                put(video_q, _DONE, droppable=False)
-                put(audio_q, _DONE, droppable=False)
+                put_marker(video_q, workers[0])
+                put_marker(audio_q, workers[1])
 
-        def work(q: queue.Queue[Any], lane: str, lane_stages: Sequence[Stage]) -> None:
+        def work(q: queue.Queue[Any], lane_stages: Sequence[Stage]) -> None:
             failed: set[str] = set()
             try:
                 while True:
                     item = q.get()
                     if item is _DONE:
                         break
-                    emits: list[Emit] = []
-                    shared = KeyframeShared()
+                    if stop.is_set():
+                        continue  # drain: what is queued is not processed, so no watermark covers it
+                    out_q.put(self._process(item, lane_stages, resume, failed, summary))
+                closing: list[tuple[str, Emit]] = []
+                marks: dict[str, float] = {}
+                if counters["eof"]:  # the whole source was read: finalise open spans and windows
                     for stage in lane_stages:
                         if stage.name in failed:
                             continue
                         try:
-                            emits.extend(stage.on_keyframe(item, shared) if lane == "video" else stage.on_audio(item))
-                        except Exception as exc:  # one broken stage must not stop the others
-                            failed.add(stage.name)
-                            summary.skipped_stages[stage.name] = f"failed: {exc}"
-                            log.exception("stage %s failed; disabled for this source", stage.name)
-                    upto = item.frame.pts if lane == "video" else item.start
-                    out_q.put(_Batch(emits, lane, upto))
-                closing: list[Emit] = []
-                for stage in lane_stages:
-                    if stage.name not in failed:
-                        try:
-                            closing.extend(stage.close())
+                            closing.extend((stage.name, e) for e in stage.close())
+                            marks[stage.name] = _INF
                         except Exception as exc:
                             summary.skipped_stages[stage.name] = f"failed at close: {exc}"
                             log.exception("stage %s failed at close", stage.name)
-                out_q.put(_Batch(closing, lane, None))
+                out_q.put(_Batch(closing, marks, final=True))
             except BaseException as exc:
                 errors.append(exc)
+                abort.set()
             finally:
                 out_q.put(_DONE)
 
-        threads = [threading.Thread(target=decode, name="sw-decode", daemon=True),
-                   threading.Thread(target=work, args=(video_q, "video", video_stages), name="sw-vision", daemon=True),
-                   threading.Thread(target=work, args=(audio_q, "audio", audio_stages), name="sw-audio", daemon=True)]
+        workers = [threading.Thread(target=work, args=(video_q, video_stages), name="sw-vision", daemon=True),
+                   threading.Thread(target=work, args=(audio_q, audio_stages), name="sw-audio", daemon=True)]
+        threads = [threading.Thread(target=decode, name="sw-decode", daemon=True), *workers]
         for t in threads:
             t.start()
-        self._write(out_q, info.id, info.uri, info.duration, lanes, summary, counters, workers=2)
+        marks = dict(resume)
+        done_before = {name: info.duration or 0.0 for name in plan.done}
+        try:
+            self._write(out_q, info, marks, done_before, summary, counters, workers=2)
+        except BaseException:
+            _wind_down(stop, out_q, threads)  # a native inference thread alive at exit aborts the process
+            raise
         for t in threads:
-            t.join(timeout=30)
+            t.join(timeout=10)
         summary.frames = counters["frames"]
         summary.keyframes = counters["keyframes"]
         summary.dropped_keyframes = counters["dropped"]
@@ -302,65 +402,75 @@ class Pipeline:
             if isinstance(exc, ScenewatchError):
                 raise exc
             raise SourceError(f"{info.uri}: {type(exc).__name__}: {exc}") from exc
+        return bool(counters["eof"])
 
-    def _write(self, out_q: queue.Queue[Any], source_id: str, uri: str, duration: float | None,
-               lanes: dict[str, float | None], summary: RunSummary, counters: dict[str, Any], workers: int) -> None:
-        """The single store writer: drains ready batches and commits them in one transaction."""
-        open_rows: dict[str, int] = {}
-        done = 0
-        last_report = 0.0
-        while done < workers:
-            batches: list[_Batch] = []
-            item = out_q.get()
-            while True:
-                if item is _DONE:
-                    done += 1
+    def _process(self, item: Keyframe | AudioChunk, lane_stages: Sequence[Stage], resume: dict[str, float],
+                 failed: set[str], summary: RunSummary) -> _Batch:
+        """Run one keyframe or audio chunk through a lane's stages (each from its own resume point)."""
+        emits: list[tuple[str, Emit]] = []
+        marks: dict[str, float] = {}
+        shared = KeyframeShared()
+        for stage in lane_stages:
+            if stage.name in failed:
+                continue
+            start = resume[stage.name]
+            try:
+                if isinstance(item, AudioChunk):
+                    chunk = _from(item, start)
+                    if chunk is None:
+                        continue
+                    out = stage.on_audio(chunk)
+                    done_until = item.end
                 else:
-                    batches.append(item)
-                if len(batches) >= 256 or done >= workers:
-                    break
-                try:
-                    item = out_q.get_nowait()
-                except queue.Empty:
-                    break
+                    if item.frame.pts < start:
+                        continue
+                    out = stage.on_keyframe(item, shared)
+                    done_until = item.frame.pts
+                emits.extend((stage.name, e) for e in out)
+                held = stage.resume_point()
+                marks[stage.name] = done_until if held is None else min(held, done_until)
+            except Exception as exc:  # one broken stage must not stop the others
+                failed.add(stage.name)
+                summary.skipped_stages[stage.name] = f"failed: {exc}"
+                log.exception("stage %s failed; disabled for this source", stage.name)
+        return _Batch(emits, marks)
+
+    def _write(self, out_q: queue.Queue[Any], info: Any, marks: dict[str, float], done_before: dict[str, float],
+               summary: RunSummary, counters: dict[str, Any], workers: int) -> None:
+        """The single store writer: drains ready batches and commits them in one transaction."""
+        joiner = RowJoiner(self.store, info.id, dict(marks))
+        duration = info.duration
+        finished: set[str] = set()
+        last_report = 0.0
+        last_renew = time.monotonic()
+        for batches in _drain(out_q, workers):
+            if time.monotonic() - last_renew > LOCK_LEASE / 6:
+                self.store.renew_source_lock(info.id, self._owner, LOCK_LEASE)
+                last_renew = time.monotonic()
             if not batches:
                 continue
-            inserts: list[Observation] = []
-            insert_keys: list[str | None] = []
-            pending: dict[str, int] = {}  # key -> index in inserts, for keys not yet stored
-            closed: set[str] = set()
-            updates: dict[int, Observation] = {}
+            emits: list[tuple[str, Emit]] = []
+            finals: set[tuple[str, str]] = set()
             for batch in batches:
-                if batch.lane in lanes and lanes[batch.lane] is not None:
-                    if batch.upto is not None:
-                        lanes[batch.lane] = batch.upto
-                    elif counters["eof"]:  # the lane saw the whole source
-                        lanes[batch.lane] = float("inf")
-                for emit in batch.emits:
-                    key = emit.key
-                    if key is not None and key in open_rows:
-                        updates[open_rows[key]] = _with_id(emit.observation, open_rows[key])
-                    elif key is not None and key in pending:
-                        inserts[pending[key]] = emit.observation
-                    else:
-                        if key is not None:
-                            pending[key] = len(inserts)
-                        inserts.append(emit.observation)
-                        insert_keys.append(key)
-                    if key is not None and emit.final:
-                        closed.add(key)
-            watermark = min((v for v in lanes.values() if v is not None), default=float("inf"))
-            if watermark == float("inf"):
-                watermark = duration or summary.media_time
-            ids = self.store.commit_batch(inserts, list(updates.values()), progress=(source_id, watermark))
-            for new_id, key in zip(ids, insert_keys, strict=True):
-                if key is not None:
-                    open_rows[key] = new_id
-            for key in closed:
-                open_rows.pop(key, None)
+                emits.extend(batch.emits)
+                finals.update((s, e.key) for s, e in batch.emits if e.key is not None and e.final)
+                for name, t in batch.marks.items():
+                    if t == _INF:
+                        finished.add(name)
+                    marks[name] = max(marks.get(name, 0.0), t) if t != _INF else _INF
+            inserts, imeta, updates, umeta, ikeys = joiner.batch(emits)
+            end_time = duration or summary.media_time
+            stage_marks = {n: StageProgress(end_time if t == _INF else t, "done" if n in finished else "running")
+                           for n, t in marks.items()}
+            working = [sp.processed_until for n, sp in stage_marks.items()
+                       if not summary.skipped_stages.get(n, "").startswith("failed")]
+            watermark = min(working + list(done_before.values()), default=end_time)
+            ids = self.store.commit_batch(inserts, updates, progress=(info.id, watermark), meta=imeta,
+                                          update_meta=umeta, stages=stage_marks)
+            joiner.stored(ikeys, ids, finals)
             summary.observations += len(ids)
             summary.media_time = max(summary.media_time, watermark)
-            changed = [_with_id(o, i) for o, i in zip(inserts, ids, strict=True)] + list(updates.values())
+            changed = [replace(o, id=i) for o, i in zip(inserts, ids, strict=True)] + updates
             if changed and self.on_observations is not None:
                 try:
                     summary.events += self.on_observations(changed)
@@ -369,15 +479,84 @@ class Pipeline:
             now = time.monotonic()
             if self.on_progress is not None and now - last_report > 0.1:
                 last_report = now
-                self.on_progress(Progress(source_id, uri, summary.media_time, duration, counters["keyframes"],
+                self.on_progress(Progress(info.id, info.uri, summary.media_time, duration, counters["keyframes"],
                                           summary.observations, counters["dropped"]))
+        def final_status(name: str) -> str:
+            if name in finished:
+                return "done"
+            return "failed" if summary.skipped_stages.get(name, "").startswith("failed") else "stopped"
+
+        status = {n: StageProgress(duration or summary.media_time if n in finished else t, final_status(n))
+                  for n, t in marks.items()}
+        self.store.set_stage_progress(info.id, status)
+        for name in finished:
+            self.store.close_open_rows(info.id, name)
+        summary.done_stages = sorted({*summary.done_stages, *finished})
         if self.on_progress is not None:
-            self.on_progress(Progress(source_id, uri, summary.media_time, duration, counters["keyframes"],
+            self.on_progress(Progress(info.id, info.uri, summary.media_time, duration, counters["keyframes"],
                                       summary.observations, counters["dropped"], status="finished"))
 
 
-def _with_id(obs: Observation, row_id: int) -> Observation:
-    from dataclasses import replace
+def _wind_down(stop: threading.Event, out_q: queue.Queue[Any], threads: Sequence[threading.Thread],
+               limit: float = 30.0) -> None:
+    """After the writer failed (disk full…): stop, and keep taking batches until decoder and workers end."""
+    stop.set()
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and any(t.is_alive() for t in threads):
+        with contextlib.suppress(queue.Empty):
+            out_q.get(timeout=0.2)
 
-    return replace(obs, id=row_id)
 
+def _holder_gone(owner: str) -> bool:
+    """Whether a lock holder (``host:pid:run``) was a process on this machine that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _drain(out_q: queue.Queue[Any], workers: int) -> Iterator[list[_Batch]]:
+    """Yield the batches ready now (possibly none) until every worker has ended.
+
+    Waits at most a second at a time, so the writer can renew its lock while stages are slow.
+    """
+    done = 0
+    while done < workers:
+        batches: list[_Batch] = []
+        ended = 0
+        try:
+            item = out_q.get(timeout=1.0)
+        except queue.Empty:
+            yield []
+            continue
+        while True:
+            if item is _DONE:
+                ended += 1
+            else:
+                batches.append(item)
+            if len(batches) >= 256 or done + ended >= workers:
+                break
+            try:
+                item = out_q.get_nowait()
+            except queue.Empty:
+                break
+        done += ended
+        yield batches
+
+
+def _from(chunk: AudioChunk, start: float) -> AudioChunk | None:
+    """The part of a chunk at or after ``start`` (``None`` when it all lies before)."""
+    if chunk.end <= start:
+        return None
+    if chunk.start >= start:
+        return chunk
+    skip = round((start - chunk.start) * chunk.sample_rate)
+    wall = None if chunk.wall_time is None else chunk.wall_time + skip / chunk.sample_rate
+    return replace(chunk, samples=chunk.samples[skip:], start=chunk.start + skip / chunk.sample_rate, wall_time=wall)

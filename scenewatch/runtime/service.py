@@ -15,7 +15,10 @@ from typing import Any
 from scenewatch.config import Config
 from scenewatch.ingest.sources import expand_sources
 from scenewatch.memory.store import TimelineStore
+from scenewatch.payloads import ObjectPayload, SoundPayload
+from scenewatch.runtime.files import detect_file, read_file, sounds_file, transcribe_file
 from scenewatch.runtime.pipeline import Pipeline, Progress, RunSummary
+from scenewatch.runtime.recall import ask, open_target, parse_media_time, prune, reembed, report, search
 from scenewatch.types import Observation, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,10 @@ class _Triggers:
         self.engine = TriggerEngine(settings, store)
         self.worker = OutboxWorker(self.engine.dispatcher).start() if settings.rules else None
 
+    def replay(self, source_id: str) -> int:
+        """Rebuild rule state from the source's stored rows before a run continues it."""
+        return len(self.engine.replay(source_id)) if self.engine.rules else 0
+
     def hook(self, rows: list[Observation]) -> int:
         """Evaluate rules on committed rows; events are stored and actions queued by the engine."""
         return len(self.engine.on_observations(rows))
@@ -64,10 +71,11 @@ class _Triggers:
 
 def _index_vectors(config: Config, store: TimelineStore) -> None:
     """Embed new observations for semantic search, when the embedder is available."""
-    from scenewatch.memory.vectors import index_for_config
+    from scenewatch.memory.vectors import index_pending
+    from scenewatch.runtime import models
 
     try:
-        index_for_config(config, store)
+        index_pending(store, models.embedder(config.perception.embed))
     except Exception as exc:  # search still works by keywords without vectors
         log.warning("vector indexing skipped: %s", exc)
 
@@ -93,7 +101,8 @@ def watch(
     """
     with open_store(config) as store:
         triggers = _Triggers(config, store)
-        pipeline = Pipeline(config, store, on_progress=on_progress, on_observations=triggers.hook, stop=stop)
+        pipeline = Pipeline(config, store, on_progress=on_progress, on_observations=triggers.hook, stop=stop,
+                            on_resume=triggers.replay)
         try:
             summaries = pipeline.run(uri, until=until, restart=restart)
         finally:
@@ -114,6 +123,62 @@ def timeline(config: Config, source_id: str | None = None, kinds: list[str] | No
 def observation_dict(obs: Observation) -> dict[str, Any]:
     """JSON-ready form of an observation."""
     d = asdict(obs)
-    d["payload"] = dict(obs.payload)
+    d["payload"] = obs.payload.to_json_dict()
     d["box"] = list(obs.box) if obs.box else None
     return d
+
+
+def map_concepts(config: Config, text: str, use_embeddings: bool = True) -> Any:
+    """What each comma-separated concept means to the stages (``scenewatch concepts``), from the one vocabulary."""
+    from scenewatch.perception.concepts import ConceptMapper
+    from scenewatch.runtime.models import LazyEmbedder
+
+    mapper = ConceptMapper(embedder=LazyEmbedder(config.perception.embed),
+                           threshold=config.perception.detect.concept_threshold,
+                           max_concepts=config.perception.detect.max_concepts, use_embeddings=use_embeddings)
+    return mapper.map(text)
+
+
+# ------------------------------------------------------------------ file commands
+# ``detect``/``read``/``transcribe``/``sounds`` on a file are one stage of the pipeline
+# (runtime/files.py); these give their rows the shapes the CLI and API print.
+
+
+def object_row(obs: Observation) -> dict[str, Any]:
+    """The ``detect --json`` shape of an object row."""
+    p = obs.payload
+    assert isinstance(p, ObjectPayload)
+    return {
+        "track_id": obs.track_id, "label": obs.label, "concept": p.concept or obs.label,
+        "concepts": p.concepts or [obs.label], "start": round(obs.start, 3), "end": round(obs.end, 3),
+        "score": round(obs.confidence, 3), "box": list(obs.box) if obs.box else None,
+        "boxes": p.boxes, "thumbnail": p.thumbnail,
+    }
+
+
+def text_row(obs: Observation) -> dict[str, Any]:
+    """The ``read --json`` shape of a text row."""
+    box = obs.box or (0.0, 0.0, 0.0, 0.0)
+    return {"start": round(obs.start, 2), "end": round(obs.end, 2), "text": obs.text,
+            "box": [round(v) for v in box], "score": round(min(1.0, max(0.0, obs.confidence)), 3)}
+
+
+def speech_row(obs: Observation) -> dict[str, Any]:
+    """The ``transcribe --json`` shape of a speech row (with its identified language)."""
+    language = getattr(obs.payload, "language", None)
+    return {"start": round(obs.start, 3), "end": round(obs.end, 3), "text": obs.text, "language": language}
+
+
+def sound_row(obs: Observation) -> dict[str, Any]:
+    """The ``sounds --json`` shape of a sound row."""
+    p = obs.payload
+    labels = list(p.labels) if isinstance(p, SoundPayload) and p.labels else [obs.label]
+    return {"start": round(obs.start, 3), "end": round(obs.end, 3), "label": obs.label, "labels": labels,
+            "score": round(obs.confidence, 3)}
+
+
+__all__ = [
+    "Progress", "RunSummary", "ask", "detect_file", "map_concepts", "object_row", "observation_dict", "open_store",
+    "open_target", "parse_media_time", "probe", "prune", "read_file", "reembed", "report", "search", "sound_row",
+    "sounds_file", "speech_row", "text_row", "timeline", "transcribe_file", "watch",
+]

@@ -1,4 +1,4 @@
-"""Actions of fired rules, delivered through the store's outbox.
+"""Actions of fired rules, delivered through the store's outbox (:mod:`scenewatch.memory.outbox`).
 
 Each (event, action, target) is one outbox row (unique, so an event is never queued twice).
 :meth:`ActionDispatcher.deliver_due` tries every due row: log, webhook (HTTP POST of the event
@@ -21,22 +21,36 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from scenewatch.memory.store import TimelineStore
+from scenewatch.memory.outbox import Outbox
+from scenewatch.memory.store import TimelineStore, event_key
+from scenewatch.reasoning.screen import redact_payload
 from scenewatch.triggers.settings import ActionSettings, RuleSettings, TriggerSettings
 from scenewatch.types import Event
 
 log = logging.getLogger(__name__)
 
-GAVE_UP = 1e18  # next_attempt of rows that exhausted max_attempts
 
 
 def event_payload(event: Event) -> dict[str, Any]:
-    """The JSON body every action receives."""
+    """The JSON body every action receives; scene text that reads as instructions is withheld."""
     d = asdict(event)
     d["observation_ids"] = list(event.observation_ids)
     d["event_id"] = d.pop("id")
     d["payload"] = dict(event.payload)
-    return d
+    d["key"] = event_key(event)
+    return dict(redact_payload(d))
+
+
+def idempotency_key(payload: dict[str, Any], action: ActionSettings) -> str:
+    """The receiver's de-duplication key: the event's own key (rule, source, start) and the target.
+
+    A resumed or repeated run that fires the same event sends the same key, whatever row id the
+    event or its outbox row got.
+    """
+    import hashlib
+
+    event = payload.get("key") or f"{payload.get('rule')}|{payload.get('source_id')}|{payload.get('start')}"
+    return "scenewatch-" + hashlib.sha256(f"{event}|{action.type}|{_target(action)}".encode()).hexdigest()[:32]
 
 
 def _target(a: ActionSettings) -> str:
@@ -69,16 +83,10 @@ class ActionDispatcher:
         """Queue every action of ``rule`` for a stored ``event``; returns rows added (duplicates ignored)."""
         if self.store is None or event.id is None:
             raise ValueError("enqueue needs a store and a stored event (with an id)")
-        added = 0
-        with self.store.transaction() as c:
-            for action in rule.actions:
-                body = json.dumps({"payload": event_payload(event), "action": action.model_dump()})
-                cur = c.execute(
-                    "INSERT OR IGNORE INTO outbox(event_id, action, target, body, next_attempt) VALUES (?,?,?,?,?)",
-                    (event.id, action.type, _target(action), body, 0.0),
-                )
-                added += cur.rowcount
-        return added
+        payload = event_payload(event)
+        return Outbox(self.store).enqueue(event.id, [
+            (action.type, _target(action), {"payload": payload, "action": action.model_dump()})
+            for action in rule.actions])
 
     def run_unqueued(self, event: Event, rule: RuleSettings) -> None:
         """Without a store only log actions can run; others are reported as not deliverable."""
@@ -90,49 +98,41 @@ class ActionDispatcher:
 
     def pending(self) -> int:
         """Rows not yet delivered (including those still waiting to retry)."""
-        if self.store is None:
-            return 0
-        return int(self.store.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")[0][0])
+        return 0 if self.store is None else Outbox(self.store).count_pending()
 
     def deliver_due(self, now: float | None = None) -> int:
         """Try every due row once (in order per target); returns how many were delivered."""
         if self.store is None:
             return 0
         now = time.time() if now is None else now
-        rows = self.store.execute(
-            "SELECT id, action, target, body, attempts, next_attempt FROM outbox "
-            "WHERE delivered_at IS NULL AND next_attempt < ? ORDER BY id", (GAVE_UP,))
+        outbox = Outbox(self.store)
         blocked: set[str] = set()
         delivered = 0
-        for oid, action, target, body, attempts, next_attempt in rows:
-            if target in blocked:
+        for row in outbox.pending(include_gave_up=False):
+            if row.target in blocked:
                 continue
-            if next_attempt > now:  # an older row still backing off keeps its place in line
-                blocked.add(target)
+            if row.next_attempt > now:  # an older row still backing off keeps its place in line
+                blocked.add(row.target)
                 continue
-            data = json.loads(body)
             try:
-                deliver(ActionSettings(**data["action"]), data["payload"], oid)
+                deliver(ActionSettings(**row.body["action"]), row.body["payload"], row.id)
             except Exception as exc:  # every failure is recorded, none propagates
-                blocked.add(target)
-                attempts += 1
+                blocked.add(row.target)
+                attempts = row.attempts + 1
                 delay = min(self.settings.retry_max, self.settings.retry_base * 2 ** (attempts - 1))
                 give_up = self.settings.max_attempts and attempts >= self.settings.max_attempts
-                with self.store.transaction() as c:
-                    c.execute("UPDATE outbox SET attempts=?, next_attempt=?, last_error=? WHERE id=?",
-                              (attempts, GAVE_UP if give_up else time.time() + delay,
-                               f"{type(exc).__name__}: {exc}"[:500], oid))
-                log.warning("action %s to %s failed (attempt %d): %s", action, target, attempts, exc)
+                outbox.mark_failed(row.id, attempts, None if give_up else time.time() + delay,
+                                   f"{type(exc).__name__}: {exc}")
+                log.warning("action %s to %s failed (attempt %d): %s", row.action, row.target, attempts, exc)
                 continue
-            with self.store.transaction() as c:
-                c.execute("UPDATE outbox SET attempts=attempts+1, delivered_at=?, last_error=NULL WHERE id=?",
-                          (time.time(), oid))
+            outbox.mark_delivered(row.id)
             delivered += 1
         return delivered
 
 
 def deliver(action: ActionSettings, payload: dict[str, Any], delivery_id: int = 0) -> None:
     """Deliver one payload by one action; raises on failure."""
+    payload = redact_payload(payload)  # rows queued before screening, or by other writers
     if action.type == "log":
         _deliver_log(payload)
     elif action.type == "webhook":
@@ -155,7 +155,7 @@ def _deliver_webhook(action: ActionSettings, payload: dict[str, Any], delivery_i
 
     if not action.url:
         raise DeliveryError("webhook action has no url")
-    headers = {"Idempotency-Key": f"scenewatch-{payload.get('event_id')}-{delivery_id}", **action.headers}
+    headers = {"Idempotency-Key": idempotency_key(payload, action), **action.headers}
     try:
         r = httpx.post(action.url, json=payload, headers=headers, timeout=action.timeout)
     except httpx.HTTPError as exc:

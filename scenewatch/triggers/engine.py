@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from scenewatch.memory.store import TimelineStore
+from scenewatch.reasoning.screen import redact_text
 from scenewatch.triggers.actions import ActionDispatcher
 from scenewatch.triggers.rules import Matcher
 from scenewatch.triggers.settings import RuleSettings, TriggerSettings
@@ -87,7 +88,23 @@ class TriggerEngine:
                 events.extend(self._evaluate(index, rule, rows))
             except Exception:  # one broken rule must never stop the pipeline
                 log.exception("trigger rule %r failed", rule.settings.name)
-        return [self._emit(e) for e in sorted(events, key=lambda e: (e.start, e.rule))]
+        emitted = [self._emit(e) for e in sorted(events, key=lambda e: (e.start, e.rule))]
+        return [e for e, new in emitted if new]
+
+    def replay(self, source_id: str) -> list[Event]:
+        """Rebuild a source's rule state (runs, de-duplication, cooldown, sequences) from its stored rows.
+
+        Called before a run resumes the source, so the state a killed run held in memory comes
+        back from the rows it committed; an event that run fired but did not store is stored now.
+        Events are keyed by (rule, source, start), so replaying stores nothing twice.
+
+        Returns:
+            Events that were missing from the store.
+        """
+        if self.store is None:
+            return []
+        self._state = {k: v for k, v in self._state.items() if k[1] != source_id}
+        return self.on_observations(self.store.observations(source_id=source_id))
 
     def advance(self, source_id: str, media_time: float) -> list[Event]:
         """Move a source's clock forward without rows (absence rules fire on silence too)."""
@@ -97,7 +114,7 @@ class TriggerEngine:
                 state = self._state.setdefault((index, source_id), _State())
                 state.now = max(state.now, media_time)
                 events.extend(self._absences(rule, state, source_id))
-        return [self._emit(e) for e in events]
+        return [e for e, new in (self._emit(e) for e in events) if new]
 
     def _evaluate(self, index: int, rule: CompiledRule, rows: Sequence[Observation]) -> list[Event]:
         s = rule.settings
@@ -123,7 +140,7 @@ class TriggerEngine:
                 continue
             if rule.then is not None:
                 state.pending = [p for p in state.pending if o.start - p[0] <= s.within] + [
-                    (o.start, o.id or 0, o.label or o.text[:30] or o.kind)]
+                    (o.start, o.id or 0, o.label or redact_text(o.text)[:30] or o.kind)]
                 continue
             key = ("track", o.track_id) if o.kind == "object" and o.track_id is not None else ("label", o.label.lower())
             run = state.runs.get(key)
@@ -187,24 +204,30 @@ class TriggerEngine:
                      severity=s.severity, payload={"matched": what})
 
     # -------------------------------------------------------------------- output
-    def _emit(self, event: Event) -> Event:
+    def _emit(self, event: Event) -> tuple[Event, bool]:
+        """Store the event and queue its actions; ``(event, whether it was new)``.
+
+        An event already stored (same rule, source and start: a resumed or repeated run) keeps
+        its row; its actions are queued again, which the outbox ignores unless a crash lost them.
+        """
         if self.store is None:
             self.dispatcher.run_unqueued(event, self._rule(event.rule))
-            return event
-        try:
-            from scenewatch.reasoning.summary import summarize_event
+            return event, True
+        known = self.store.event_id(event)
+        if known is None:
+            try:
+                from scenewatch.reasoning.summary import summarize_event
 
-            summary = summarize_event(self.store, event)
-            event = replace(event, title=summary.title, summary=summary.narrative, severity=summary.severity)
-        except Exception:  # a summary is a nicety; the event must still be stored
-            log.exception("summary for %s failed", event.rule)
-        event_id = self.store.add_event(event)
-        event = replace(event, id=event_id)
+                summary = summarize_event(self.store, event)
+                event = replace(event, title=summary.title, summary=summary.narrative, severity=summary.severity)
+            except Exception:  # a summary is a nicety; the event must still be stored
+                log.exception("summary for %s failed", event.rule)
+        event = replace(event, id=known if known is not None else self.store.add_event(event))
         try:
             self.dispatcher.enqueue(event, self._rule(event.rule))
         except Exception:
             log.exception("queueing actions for %s failed", event.rule)
-        return event
+        return event, known is None
 
     def _rule(self, name: str) -> RuleSettings:
         return next(r.settings for r in self.rules if r.settings.name == name)

@@ -27,6 +27,8 @@ class StepSettings(Section):
     """What a row must be to match (used for the second step of a sequence)."""
 
     kind: str | None = Field(None, description="observation kind (object, sound, text, speech)")
+    concept: str | None = Field(
+        None, description="a vocabulary word (package, doorbell, phone): matches whatever it resolves to")
     label: str | None = Field(None, description="label to match (case-insensitive)")
     labels: list[str] = Field(default_factory=list, description="any of these labels")
     text: str | None = Field(None, description="substring the text must contain (case-insensitive; a|b: either)")
@@ -44,6 +46,8 @@ class RuleSettings(Section):
 
     name: str
     kind: str | None = Field(None, description="observation kind to match (object, sound, text, speech)")
+    concept: str | None = Field(
+        None, description="a vocabulary word (package, doorbell, phone): matches whatever it resolves to")
     label: str | None = Field(None, description="label to match (case-insensitive)")
     labels: list[str] = Field(default_factory=list, description="any of these labels (case-insensitive)")
     text: str | None = Field(None, description="substring the text must contain (case-insensitive; a|b: either)")

@@ -26,7 +26,7 @@ def test_transcribe_json() -> None:
     res = run("transcribe", str(FIX / "speech" / "jfk.flac"), "--json")
     assert res.returncode == 0, res.stderr
     segments = json.loads(res.stdout)
-    assert set(segments[0]) == {"start", "end", "text"}
+    assert set(segments[0]) == {"start", "end", "text", "language"} and segments[0]["language"] == "en"
     text = " ".join(s["text"] for s in segments).lower()
     assert "ask not what your country can do for you" in text
     assert segments[0]["start"] < 0.5 and abs(segments[-1]["end"] - 10.5) < 0.6
@@ -44,7 +44,7 @@ def test_sounds_json_on_the_scene() -> None:
     res = run("sounds", str(FIX / "scene" / "scene.mp4"), "--json")
     assert res.returncode == 0, res.stderr
     events = json.loads(res.stdout)
-    assert events and set(events[0]) == {"start", "end", "label", "score"}
+    assert events and set(events[0]) == {"start", "end", "label", "labels", "score"}
     assert any(e["label"] in {"Doorbell", "Ding-dong", "Ding"} and abs(e["start"] - 12.02) <= 0.5 for e in events)
 
 

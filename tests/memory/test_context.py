@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from scenewatch.memory.context import (
     build_context,
     compress,
     estimate_tokens,
-    merge_spans,
+    reduce_redundancy,
 )
 from scenewatch.memory.store import TimelineStore
 from scenewatch.memory.vectors import index_pending
@@ -49,13 +50,13 @@ def test_stage1_merges_repeats_drops_noise_and_fixes_misreads() -> None:
     rows.append(Observation("object", "scene", 24.0, 24.5, label="dog", confidence=0.14, track_id=99))
     misread = [Observation("text", "scene", 20.0 + i * 0.5, 20.5 + i * 0.5, label="text",
                            text="PRIORITY MAlL" if i == 1 else "PRIORITY MAIL", confidence=0.9) for i in range(3)]
-    spans = merge_spans(rows + misread)
+    spans = reduce_redundancy(rows + misread)
     by_kind = {(s.kind, s.label): s for s in spans}
     assert ("object", "dog") not in by_kind  # 0.14 confidence: gone
     package = by_kind[("object", "package")]
-    assert len(package.members) == 11 and (package.start, package.end) == (9.0, 20.0)
+    assert len(package.rows) == 11 and (package.start, package.end) == (9.0, 20.0)
     text_spans = [s for s in spans if s.kind == "text"]
-    assert len(text_spans) == 1 and text_spans[0].text == "PRIORITY MAIL" and len(text_spans[0].members) == 14
+    assert len(text_spans) == 1 and text_spans[0].text == "PRIORITY MAIL" and len(text_spans[0].rows) == 14
     assert len(spans) == 6  # scene start, circle, package, text, doorbell, speech
 
 
@@ -65,8 +66,8 @@ def test_near_duplicate_embeddings_merge_unrelated_do_not() -> None:
     c = Observation("speech", "s", 3.5, 4.0, text="the weather is nice", id=3)
     v = np.eye(4, dtype=np.float32)
     vectors = {1: v[0], 2: (0.95 * v[0] + 0.31 * v[1]).astype(np.float32), 3: v[2]}
-    assert [len(s.members) for s in merge_spans([a, b, c], vectors=vectors)] == [2, 1]
-    assert [len(s.members) for s in merge_spans([a, b, c])] == [1, 1, 1]  # strings alone: different
+    assert [len(s.rows) for s in reduce_redundancy([a, b, c], vectors=vectors)] == [2, 1]
+    assert [len(s.rows) for s in reduce_redundancy([a, b, c])] == [1, 1, 1]  # strings alone: different
 
 
 def test_unchanged_scene_rows_collapse() -> None:
@@ -125,3 +126,26 @@ def test_empty_window() -> None:
 @pytest.mark.parametrize("text,low,high", [("0:12.0-0:14.1", 10, 13), ("hello world", 2, 2), ("", 0, 0)])
 def test_token_estimate(text: str, low: int, high: int) -> None:
     assert low <= estimate_tokens(text) <= high
+
+
+def test_open_questions_pick_evidence_by_meaning_when_handed_an_embedder(timeline: TimelineStore, embedder) -> None:  # type: ignore[no-untyped-def]
+    from scenewatch.memory.context import select_for_question
+    from scenewatch.reasoning.answer import ask
+    from scenewatch.reasoning.retrieve import OverviewResult
+    from scenewatch.spans import merge_spans
+
+    rows, _ = looped_timeline(minutes=3)
+    fill_store(timeline, [replace(o, id=None) for o in rows])
+    index_pending(timeline, embedder)
+    spans = merge_spans(timeline.observations(min_confidence=0.3))
+    question = "did anybody ring at the entrance?"  # no word of "Doorbell"/"Ding-dong"
+    by_meaning = select_for_question(timeline, spans, question, embedder=embedder, limit=4)
+    by_words = select_for_question(timeline, spans, question, limit=4)
+    bells = {"doorbell", "ding-dong", "ding"}
+    assert any(s.label.lower() in bells for s in by_meaning)
+    assert sum(s.label.lower() in bells for s in by_meaning) > sum(s.label.lower() in bells for s in by_words)
+    assert [s.start for s in by_meaning] == sorted(s.start for s in by_meaning) and len(by_meaning) <= 4
+    assert len({(s.kind, s.label.lower(), s.text.lower()) for s in by_meaning}) == len(by_meaning)  # one per thing
+    result = ask(timeline, "What happened?", embedder=embedder)  # an open question, through ask
+    (finding,) = result.findings
+    assert isinstance(finding.result, OverviewResult) and finding.found and 1 <= len(result.answer.evidence) <= 8

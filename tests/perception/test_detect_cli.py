@@ -39,7 +39,8 @@ def test_detect_json(tmp_path: Path) -> None:
     rows = json.loads(r.stdout)
     assert rows and all(row["label"] == "person" and row["concept"] == "child" for row in rows)
     assert max(row["end"] - row["start"] for row in rows) > 5.5
-    assert all(Path(row["thumbnail"]).is_file() for row in rows)
+    # thumbnails are stored relative to the media root; detect_file writes under <root>/<source> = --media-dir
+    assert all((tmp_path.parent / row["thumbnail"]).is_file() for row in rows)
 
 
 def test_detect_errors_are_one_line() -> None:

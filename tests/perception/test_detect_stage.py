@@ -19,11 +19,12 @@ from scenewatch.config import Config
 from scenewatch.errors import ScenewatchError, SourceError
 from scenewatch.perception.detect.boxes import box_iou, mask_to_box, nms, rle_decode, rle_encode
 from scenewatch.perception.detect.nanodet_onnx import NanoDetDetector
-from scenewatch.perception.detect.service import detect_file, observation_json
 from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.perception.detect.stage import ObjectStage, build_tracking_detector
 from scenewatch.perception.registry import STAGES
 from scenewatch.perception.stage import KeyframeShared, StageContext
+from scenewatch.runtime.files import detect_file
+from scenewatch.runtime.service import object_row
 from scenewatch.types import Frame, Keyframe, SourceInfo
 
 
@@ -45,15 +46,21 @@ def _stage(tmp_path: Path, detector: NanoDetDetector, concepts: tuple[str, ...])
     return ObjectStage(StageContext(Config().perception, info, tmp_path / "media", concepts), detector=detector)
 
 
+def _media_file(ref: str, media_root: Path) -> Path:
+    """A payload's thumbnail path (relative to the media root, or absolute) as a file path."""
+    path = Path(ref)
+    return path if path.is_absolute() else media_root / path
+
+
 def test_stage_is_registered() -> None:
     assert STAGES.get("objects") is ObjectStage
     assert ObjectStage.inputs == frozenset({"keyframe"})
 
 
 def test_bedroom_persons_in_the_right_time_spans(tmp_path: Path, detector: NanoDetDetector) -> None:
-    obs = detect_file(BEDROOM, "kid", media_dir=tmp_path, detector=detector)
+    obs = detect_file(BEDROOM, "kid", Config(), media_dir=tmp_path, detector=detector)
     assert obs and {o.kind for o in obs} == {"object"} and {o.label for o in obs} == {"person"}
-    assert all(o.payload["concept"] == "kid" for o in obs)
+    assert all(o.payload.concept == "kid" for o in obs)  # type: ignore[attr-defined]
     # the girl is on screen the whole 6.67 s clip: one track covers almost all of it
     longest = max(obs, key=lambda o: o.end - o.start)
     assert longest.start <= 0.25 and longest.end >= 6.3
@@ -61,11 +68,11 @@ def test_bedroom_persons_in_the_right_time_spans(tmp_path: Path, detector: NanoD
     boy = [o for o in obs if o is not longest and o.end >= 6.0]
     assert boy and boy[0].start >= 3.0 and boy[0].box is not None and boy[0].box[2] < 300
     for o in obs:
-        times = [b[0] for b in o.payload["boxes"]]
+        times = [b[0] for b in o.payload.boxes]  # type: ignore[attr-defined]
         assert times == sorted(times)
         assert times[0] == pytest.approx(o.start, abs=1e-3) and times[-1] == pytest.approx(o.end, abs=1e-3)
-        assert Path(o.payload["thumbnail"]).is_file()
-    json.dumps([observation_json(o) for o in obs])  # JSON-serialisable
+        assert _media_file(o.payload.thumbnail, tmp_path.parent).is_file()  # type: ignore[attr-defined]
+    json.dumps([object_row(o) for o in obs])  # JSON-serialisable
 
 
 def test_synthetic_crossing_keeps_one_id_and_fits_the_truth(tmp_path: Path, detector: NanoDetDetector) -> None:
@@ -101,12 +108,12 @@ def test_synthetic_crossing_keeps_one_id_and_fits_the_truth(tmp_path: Path, dete
     final, walker = emitted[f"object:{walker_ids[0]}"]
     assert final
     assert walker.start == pytest.approx(0.0) and walker.end == pytest.approx(scene[-1].t)  # type: ignore[attr-defined]
-    boxes = walker.payload["boxes"]  # type: ignore[attr-defined]
+    boxes = walker.payload.boxes  # type: ignore[attr-defined]
     assert len(boxes) == len(scene)
     for (t, *box, _score), f in zip(boxes, scene, strict=True):
         assert t == pytest.approx(f.t)
         assert box_iou(np.array([box]), np.array([f.box]))[0, 0] >= 0.5
-    assert Path(walker.payload["thumbnail"]).stat().st_size > 500  # type: ignore[attr-defined]
+    assert _media_file(walker.payload.thumbnail, tmp_path).stat().st_size > 500  # type: ignore[attr-defined]
 
 
 def test_static_scene_reuses_detections_but_reprompts(tmp_path: Path, detector: NanoDetDetector) -> None:
@@ -136,11 +143,32 @@ def test_presence_gate_drops_a_one_frame_flicker(tmp_path: Path, detector: NanoD
 
 def test_unperceivable_concepts(tmp_path: Path, detector: NanoDetDetector) -> None:
     with pytest.raises(ScenewatchError, match="cannot see any of"):
-        detect_file(BEDROOM, "doorbell, happiness", media_dir=tmp_path, detector=detector)
+        detect_file(BEDROOM, "doorbell, happiness", Config(), media_dir=tmp_path, detector=detector)
     with pytest.raises(ScenewatchError, match="no concepts"):
-        detect_file(BEDROOM, " , ", media_dir=tmp_path, detector=detector)
+        detect_file(BEDROOM, " , ", Config(), media_dir=tmp_path, detector=detector)
     with pytest.raises(SourceError):
-        detect_file(tmp_path / "missing.mp4", "person", media_dir=tmp_path, detector=detector)
+        detect_file(tmp_path / "missing.mp4", "person", Config(), media_dir=tmp_path, detector=detector)
+
+
+def test_people_are_detected_for_arrivals_but_reported_only_when_asked(tmp_path: Path,
+                                                                      detector: NanoDetDetector) -> None:
+    scene = moving_person_scene()[:4]
+    for concepts, stages, reported, shared_people in (
+        (("doorbell",), ["objects", "arrivals"], False, True),  # arrivals needs people apart
+        (("doorbell",), ["objects"], False, False),  # no arrivals: nothing to detect
+        (("person",), ["objects", "arrivals"], True, True),
+    ):
+        cfg = Config().perception.model_copy(update={"stages": stages})
+        info = SourceInfo(id="syn", uri="syn.mp4", kind="file", duration=4.0, width=640, height=360, fps=5.0)
+        stage = ObjectStage(StageContext(cfg, info, tmp_path / "media", concepts), detector=detector)
+        rows = []
+        for i, f in enumerate(scene):
+            shared = KeyframeShared()
+            rows += stage.on_keyframe(Keyframe(Frame(f.image, f.t, "syn", i), "change", 0.1), shared)
+            people = shared.detections is not None and "person" in shared.detections.labels
+            assert people == shared_people, (concepts, stages)
+        rows += stage.close()
+        assert bool(rows) == reported, (concepts, stages)
 
 
 def test_detect_on_an_image(tmp_path: Path, detector: NanoDetDetector) -> None:
@@ -148,7 +176,7 @@ def test_detect_on_an_image(tmp_path: Path, detector: NanoDetDetector) -> None:
     from vision_scene import bedroom_frame
 
     Image.fromarray(bedroom_frame(180)).convert("L").save(tmp_path / "gray.png")  # grayscale input
-    obs = detect_file(tmp_path / "gray.png", "person", detector=detector)
+    obs = detect_file(tmp_path / "gray.png", "person", Config(), detector=detector)
     assert len(obs) == 2 and all(o.label == "person" for o in obs)
 
 

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ocr_helpers import draw_text, reader, write_video
+from ocr_helpers import draw_text, read_video, reader, write_video
 
 from scenewatch.errors import SourceError
-from scenewatch.perception.ocr.read import read_video
 from scenewatch.perception.ocr.settings import OcrSettings
 
 FIXT = Path(__file__).parents[1] / "fixtures"
@@ -27,7 +26,7 @@ def test_shared_scene_label_reported_once_with_its_span(scene_truth: dict, tmp_p
     start, end = truth["fully_visible_span"]
     assert abs(obs[0].start - start) <= 1.0 and abs(obs[0].end - end) <= 1.0, (obs[0].start, obs[0].end)
     assert obs[0].kind == "text" and obs[0].confidence > 0.9
-    thumb = Path(obs[0].payload["thumbnail"])
+    thumb = tmp_path / obs[0].payload.thumbnail  # relative to the media root (store.media_dir)
     assert thumb.is_file() and thumb.read_bytes()[:2] == b"\xff\xd8"
 
 
@@ -97,7 +96,7 @@ def test_text_stage_emits_growing_rows(tmp_path: Path) -> None:
         assert mine[-1].observation.kind == "text"
     finals = {e.observation.text: e.observation for e in emits if e.final}
     assert set(finals) == {"GATE B", "FRAGILE 4417"}
-    assert Path(finals["FRAGILE 4417"].payload["thumbnail"]).is_file()
+    assert (tmp_path / finals["FRAGILE 4417"].payload.thumbnail).is_file()  # relative to the media root
 
 
 def test_all_text_video_is_bounded_per_frame(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from scenewatch.errors import BackendUnavailable, ConfigError, SourceError
 from scenewatch.ingest.audio import load_audio
-from scenewatch.perception.sounds import SOUND_TAGGERS, tag_file
+from scenewatch.perception.sounds import SOUND_TAGGERS
 from scenewatch.perception.sounds.events import SoundStream
 from scenewatch.perception.sounds.settings import SoundSettings
 from scenewatch.perception.sounds.yamnet import YamnetTagger, log_mel
@@ -19,6 +19,14 @@ from scenewatch.types import AudioChunk, SourceInfo
 pytest.importorskip("onnxruntime")
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def tag_file(path: Path, tagger: YamnetTagger) -> list:
+    """Sound rows of a file through the pipeline's ``sounds`` stage (``runtime.files.sounds_file``)."""
+    from scenewatch.config import Config
+    from scenewatch.runtime.files import sounds_file
+
+    return sounds_file(path, Config(), tagger=tagger)
 EV, SPEECH = FIX / "audio_events", FIX / "speech"
 DOORBELL_FAMILY = {"Doorbell", "Ding-dong", "Ding", "Bell", "Chime", "Jingle bell"}
 SR = 16000
@@ -140,7 +148,7 @@ def test_sound_stage_and_fts(yamnet: YamnetTagger, tmp_path: Path) -> None:
         emits += stage.on_audio(AudioChunk(track[i:i + SR], i / SR, "door"))
     emits += stage.close()
     obs = [e.observation for e in emits]
-    assert all(o.kind == "sound" and o.payload["mid"] for o in obs)
+    assert all(o.kind == "sound" and o.payload.mid for o in obs)
     assert any(o.label == "Ding-dong" and abs(o.start - starts["doorbell"]) < 0.5 for o in obs)
     with TimelineStore(tmp_path / "t.db") as store:
         store.upsert_source(info)
@@ -152,7 +160,7 @@ def test_scene_doorbell_time(yamnet: YamnetTagger) -> None:
     truth = json.loads((FIX / "scene" / "scene.json").read_text())
     events = tag_file(FIX / "scene" / "scene.mp4", tagger=yamnet)
     onset = float(truth["sound_events"][0]["active_start"])
-    assert any(e.label in DOORBELL_FAMILY and abs(e.start - onset) <= 0.5 for e in events)
+    assert any(e.label in DOORBELL_FAMILY and abs(e.start - onset) <= 0.5 for e in events)  # rows
 
 
 def test_bad_input(yamnet: YamnetTagger, tmp_path: Path) -> None:
@@ -166,6 +174,6 @@ def test_bad_input(yamnet: YamnetTagger, tmp_path: Path) -> None:
     assert isinstance(tag_file(FIX / "video" / "bigbuckbunny.mp4", tagger=yamnet), list)
     x = load_audio(EV / "ion_door_bell.ogg").samples
     clipped = AudioChunk(np.clip(np.concatenate([np.zeros(SR, np.float32), x * 20]), -1, 1), 0.0, "s")
-    assert any(e.label in DOORBELL_FAMILY for e in yamnet.tag(clipped))
+    assert any(DOORBELL_FAMILY & set(e.labels) for e in yamnet.tag(clipped))  # any label of the event counts
     phone = AudioChunk(np.concatenate([np.zeros(8000, np.float32), x[::2]]), 0.0, "s", sample_rate=8000)
-    assert any(e.label in DOORBELL_FAMILY | {"Music", "Clang", "Cowbell"} for e in yamnet.tag(phone))
+    assert any((DOORBELL_FAMILY | {"Music", "Clang", "Cowbell"}) & set(e.labels) for e in yamnet.tag(phone))

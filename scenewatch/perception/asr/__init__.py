@@ -9,13 +9,13 @@ Backends, one file each, registered by name and imported lazily:
   free-text audio understanding (``describe``).
 
 :class:`~scenewatch.perception.asr.streaming.StreamingTranscriber` turns any backend into a live
-transcriber over consecutive chunks; :func:`transcribe_file` is the one-call library entry point.
+transcriber over consecutive chunks; the ``speech`` pipeline stage drives it (``scenewatch transcribe``
+runs that stage alone through :func:`scenewatch.runtime.files.transcribe_file`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from scenewatch.registry import Registry
@@ -62,61 +62,4 @@ def build_transcriber(settings: AsrSettings) -> Transcriber:
     return transcriber
 
 
-def transcribe_file(
-    path: Path | str,
-    settings: AsrSettings | None = None,
-    *,
-    progress: ProgressCallback | None = None,
-    transcriber: Transcriber | None = None,
-) -> list[TranscriptSegment]:
-    """Transcribe the first audio track of a media file.
-
-    The file is decoded in bounded windows and fed through a
-    :class:`~scenewatch.perception.asr.streaming.StreamingTranscriber`, so memory stays flat on
-    long files and the result has the same times and words as the live path.
-
-    Args:
-        path: audio or video file.
-        settings: ASR settings (defaults: tiny.en, int8, VAD on, beam 1).
-        progress: optional callback ``(done_seconds, total_seconds)``.
-        transcriber: an already built backend (reuse across files); built from ``settings`` if ``None``.
-
-    Returns:
-        Finalised segments in time order, with words and language.
-
-    Raises:
-        SourceError: the file is missing, unreadable or has no audio track.
-        BackendUnavailable: the backend or its weights are not installed.
-    """
-    from scenewatch.ingest.audio import iter_audio
-    from scenewatch.perception.asr.settings import AsrSettings
-    from scenewatch.perception.asr.streaming import StreamingTranscriber
-
-    settings = settings or AsrSettings()
-    total = _media_duration(Path(path))
-    chunks = iter_audio(path, source_id=str(path), chunk_seconds=5.0)
-    backend = transcriber if transcriber is not None else build_transcriber(settings)
-    stream = StreamingTranscriber(backend, settings)
-    out: list[TranscriptSegment] = []
-    for chunk in chunks:
-        out.extend(stream.push(chunk))
-        if progress is not None:
-            progress(chunk.end, total)
-    out.extend(stream.flush())
-    return out
-
-
-def _media_duration(path: Path) -> float | None:
-    """Container duration in seconds, or ``None`` when unknown or unreadable (errors come later)."""
-    try:
-        import av
-
-        with av.open(str(path)) as container:
-            if container.duration is not None:
-                return float(container.duration) / 1_000_000
-    except Exception:  # the decoder reports a bad file with a clear SourceError right after
-        return None
-    return None
-
-
-__all__ = ["TRANSCRIBERS", "ProgressCallback", "Transcriber", "build_transcriber", "transcribe_file"]
+__all__ = ["TRANSCRIBERS", "ProgressCallback", "Transcriber", "build_transcriber"]

@@ -12,7 +12,6 @@ may be given as ``model`` instead; it is used as is, without a checksum.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 import os
@@ -27,7 +26,7 @@ from numpy.typing import NDArray
 from scenewatch.errors import BackendUnavailable, ConfigError
 from scenewatch.perception.asr.settings import AsrSettings
 from scenewatch.types import AUDIO_SAMPLE_RATE, AudioChunk, TranscriptSegment, Word
-from scenewatch.weights import models_dir, verify_sha256
+from scenewatch.weights import models_dir, package_dir, verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +69,10 @@ _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
 def _package_dir(package: str, install: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
+    path = package_dir(package)
+    if path is None:
         raise BackendUnavailable(f"Whisper weights are not installed: {install}")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return path
 
 
 def cache_dir() -> Path:
@@ -157,49 +156,181 @@ def prepare_samples(audio: AudioChunk) -> NDArray[np.float32]:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+ENGLISH_MODEL, MULTILINGUAL_MODEL = "tiny.en", "base"
+_FILLER_NO_SPEECH = 0.3
+_CANDIDATES = 3  # languages decoded when identification is unsure
+_PRIOR_WEIGHT = 0.5  # weight of log p(language) next to the decoding's mean token log-probability
+_MIN_DECODE_LOGPROB = -1.0  # an unsure language whose best decoding is worse than this is unidentified
+UNIDENTIFIED = "und"
+"""ISO 639 code written on speech whose language could not be identified."""
+
+
 class FasterWhisperTranscriber:
     """Whisper (CTranslate2) transcriber: int8 on CPU, VAD on, beam 1, word timestamps.
 
-    The language is taken from settings, fixed to ``en`` for English-only models, or detected on
-    the first window that holds speech and then kept for the rest of the source (detection costs
-    a second encoder pass, so it happens once).
+    With ``model="auto"`` (the default) the language is identified once per source with the
+    multilingual ``base`` model, on the first window that holds speech, and again after a long
+    silence (``redetect_after_silence``); English then goes to ``tiny.en`` (cheaper, as accurate),
+    other languages to ``base``. When identification is unsure (under ``confirm_language_below``)
+    the first three candidates are decoded and the most probable decoding wins.
+    ``settings.language`` overrides the detection. Speech whose
+    language is identified below ``min_language_probability``, or which no installed model can
+    transcribe, becomes one ``[untranscribed speech …]`` segment with the language, never
+    invented words. A named model (``tiny.en``, ``base`` or a directory) is used alone.
     """
 
     name = "faster-whisper"
 
     def __init__(self, settings: AsrSettings | None = None, *, verify: bool = True) -> None:
-        """Load the model named by ``settings.model``.
+        """Load the model(s) named by ``settings.model``.
 
         Raises:
             BackendUnavailable: ``faster-whisper`` or the weights package is not installed.
             ModelIntegrityError: the weights do not match their pinned sha256.
+            ConfigError: ``settings.language`` is not English but only English models are installed.
         """
         self.settings = settings or AsrSettings()
         try:
-            from faster_whisper import WhisperModel
+            import faster_whisper  # noqa: F401
         except ImportError:
             raise BackendUnavailable(f"the faster-whisper transcriber needs its extra: {INSTALL_HINT}") from None
-        model_dir, english_only = resolve_model_dir(self.settings.model, verify=verify)
-        self.model_dir = model_dir
-        self.english_only = english_only
-        self._model: Any = WhisperModel(
-            str(model_dir),
-            device=self.settings.device,
-            compute_type=self.settings.compute_type,
-            cpu_threads=self.settings.cpu_threads,
-            num_workers=1,
-        )
-        self.language: str | None = "en" if english_only else self.settings.language
+        self._verify = verify
+        self._models: dict[str, tuple[Any, bool]] = {}
+        self.auto = self.settings.model == "auto"
+        forced = self.settings.language
+        if self.auto:
+            if forced == "en":
+                self._load(ENGLISH_MODEL)
+            else:
+                self._load(MULTILINGUAL_MODEL)
+            self.model_dir = self._dir
+            self.english_only = False
+        else:
+            _, self.english_only = self._load(self.settings.model)
+            self.model_dir = self._dir
+            if self.english_only and forced not in (None, "en"):
+                raise ConfigError(
+                    f"language {forced!r} needs a multilingual model; {self.settings.model} only knows English: "
+                    f"use model 'auto' or 'base' ({MODELS[MULTILINGUAL_MODEL].install})"
+                )
+        self.language: str | None = "en" if self.english_only else forced
+        self.language_probability: float | None = 1.0 if self.language else None
+        self._last_speech: float | None = None  # source time where speech was last heard
+
+    def _load(self, model: str) -> tuple[Any, bool]:
+        if model not in self._models:
+            from faster_whisper import WhisperModel
+
+            model_dir, english_only = resolve_model_dir(model, verify=self._verify)
+            self._dir = model_dir
+            whisper = WhisperModel(
+                str(model_dir),
+                device=self.settings.device,
+                compute_type=self.settings.compute_type,
+                cpu_threads=self.settings.cpu_threads,
+                num_workers=1,
+            )
+            self._models[model] = (whisper, english_only)
+        return self._models[model]
+
+    @property
+    def _model(self) -> Any:
+        """The first loaded model (kept for callers that reach the CTranslate2 model directly)."""
+        return next(iter(self._models.values()))[0]
+
+    def _identify(self, samples: NDArray[np.float32], start: float) -> bool:
+        """Identify the language of the speech in ``samples`` (multilingual model), once per source.
+
+        Returns ``False`` when what the VAD took for speech decodes to no words in any candidate language.
+        """
+        if self.settings.language is not None or (self.language is not None and not self.auto) or self.english_only:
+            return True
+        silent_for = None if self._last_speech is None else start - self._last_speech
+        if self.language is not None and (silent_for is None or silent_for < self.settings.redetect_after_silence):
+            return True
+        whisper, _ = self._load(MULTILINGUAL_MODEL)
+        language, probability, ranked = whisper.detect_language(samples, vad_filter=self.settings.vad)
+        expected = set(self.settings.languages)
+        if expected:  # pick among the expected languages, probability renormalised over them
+            among = [(code, p) for code, p in ranked if code in expected]
+            total = sum(p for _, p in among)
+            if among and total > 0:
+                ranked = [(code, p / total) for code, p in among]
+                language, probability = ranked[0]
+        best_logprob = -math.inf  # not decoded
+        if probability < self.settings.confirm_language_below:
+            # Unsure: let the decoder decide between the first candidates (German heard as Welsh at
+            # p 0.38 decodes at log-probability -1.24 as Welsh and -0.65 as German).
+            decoded = [(self._decode_logprob(whisper, samples, code), code, p) for code, p in ranked[:_CANDIDATES]]
+            # Both kinds of evidence count: how probable the decoding is, and (at half weight) how
+            # probable the identification found the language (Spanish at p 0.65 over Latin at 0.06).
+            scored = [(lp + _PRIOR_WEIGHT * math.log(max(p, 1e-6)), lp, c, p) for lp, c, p in decoded]
+            _, best_logprob, language, probability = max(scored)
+            log.info("language candidates %s", [(c, round(p, 2), round(lp, 2)) for _, lp, c, p in scored])
+            if best_logprob == -math.inf:
+                log.info("no candidate language decodes to words: taken as non-speech (music, noise)")
+                return False
+        if probability < self.settings.min_language_probability and best_logprob < _MIN_DECODE_LOGPROB:
+            language = UNIDENTIFIED
+        log.info("identified language %s (p=%.2f)", language, probability)
+        self.language, self.language_probability = language, float(probability)
+        self._last_speech = start + len(samples) / AUDIO_SAMPLE_RATE
+        return True
+
+    def _decode_logprob(self, whisper: Any, samples: NDArray[np.float32], language: str) -> float:
+        """Token-weighted mean log-probability of decoding ``samples`` as ``language`` (greedy)."""
+        segments, _ = whisper.transcribe(samples, language=language, beam_size=1, vad_filter=self.settings.vad,
+                                         condition_on_previous_text=False, without_timestamps=True,
+                                         temperature=0.0)  # no fallback re-decoding: one pass per candidate
+        total, tokens = 0.0, 0
+        for seg in segments:
+            if self._is_filler(seg):  # "Mm-hmm" over music is no evidence of a language
+                continue
+            total += seg.avg_logprob * len(seg.tokens)
+            tokens += len(seg.tokens)
+        return total / tokens if tokens else -math.inf
+
+    def _model_for(self, language: str) -> tuple[Any, str] | None:
+        """The loaded model that transcribes ``language`` and the language to fix, or ``None``."""
+        if not self.auto:
+            return self._models[self.settings.model][0], language
+        if language == "en":
+            try:
+                return self._load(ENGLISH_MODEL)[0], "en"
+            except BackendUnavailable:
+                pass
+        try:
+            whisper, _ = self._load(MULTILINGUAL_MODEL)
+        except BackendUnavailable:
+            return None
+        return (whisper, language) if language in whisper.supported_languages else None
+
+    def _has_speech(self, samples: NDArray[np.float32]) -> bool:
+        if not self.settings.vad:
+            return True
+        from faster_whisper.vad import get_speech_timestamps
+
+        return bool(get_speech_timestamps(samples))
 
     def transcribe(self, audio: AudioChunk) -> Iterator[TranscriptSegment]:
         """Yield segments heard in ``audio`` with times on its timeline (``audio.start`` offset)."""
         samples = prepare_samples(audio)
         if len(samples) < AUDIO_SAMPLE_RATE // 10:  # under 0.1 s: nothing Whisper can hear
             return
-        segments, info = self._model.transcribe(
+        identify = self.auto and self.settings.language is None
+        if identify and (not self._has_speech(samples) or not self._identify(samples, audio.start)):
+            return
+        language = self.language or UNIDENTIFIED
+        chosen = None if language == UNIDENTIFIED else self._model_for(language)
+        if chosen is None:
+            yield from self._report_untranscribed(samples, audio.start, language)
+            return
+        whisper, fixed = chosen
+        segments, info = whisper.transcribe(
             samples,
-            language=self.language,
-            beam_size=self.settings.beam_size,
+            language=fixed if self.language else None,
+            beam_size=self.settings.beam_size if fixed == "en" else max(
+                self.settings.beam_size, self.settings.multilingual_beam_size),
             vad_filter=self.settings.vad,
             word_timestamps=self.settings.word_timestamps,
             # Conditioning on the previous window's text lets a small model repeat itself across
@@ -209,21 +340,53 @@ class FasterWhisperTranscriber:
         offset = audio.start
         for seg in segments:
             text = seg.text.strip()
-            if not text:
+            if not text or self._is_filler(seg):
                 continue
             if self.language is None and info.language:
                 self.language = info.language  # detected once, then fixed for this source
+                self.language_probability = float(info.language_probability)
                 log.info("detected language %s (p=%.2f)", info.language, info.language_probability)
             words = tuple(
                 Word(offset + float(w.start), offset + float(max(w.start, w.end)), w.word.strip(), float(w.probability))
                 for w in (seg.words or ())
                 if w.word.strip()
             )
+            self._last_speech = offset + float(seg.end)
             yield TranscriptSegment(
                 start=offset + float(seg.start),
                 end=offset + float(max(seg.start, seg.end)),
                 text=text,
                 words=words,
-                language=info.language or self.language,
-                confidence=float(min(1.0, max(0.0, math.exp(seg.avg_logprob)))),
+                language=self.language or info.language,
+                confidence=_confidence(seg.avg_logprob),
             )
+
+    def _is_filler(self, seg: Any) -> bool:
+        """Whisper's own no-speech rule, and one or two low-confidence words ("hmm" over music)."""
+        if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
+            return True
+        n_words = len(seg.words) if seg.words else len(seg.text.split())
+        # Tuned on Big Buck Bunny's music ("Mm-hmm.", p 0.41, no-speech 0.60) against the short LJ Speech
+        # clips ("In 1813.", p 0.51, no-speech 0.03); benchmarks/audio.py checks noise beds and other speech.
+        return n_words <= 2 and (
+            seg.no_speech_prob > _FILLER_NO_SPEECH or _confidence(seg.avg_logprob) < self.settings.min_filler_confidence
+        )
+
+    def _report_untranscribed(
+        self, samples: NDArray[np.float32], start: float, language: str
+    ) -> Iterator[TranscriptSegment]:
+        """One segment per VAD speech region saying that speech was heard but not transcribed."""
+        from faster_whisper.vad import get_speech_timestamps
+
+        regions = get_speech_timestamps(samples) if self.settings.vad else [{"start": 0, "end": len(samples)}]
+        what = "an unidentified language" if language == UNIDENTIFIED else f"language '{language}'"
+        log.warning("speech in %s: no installed model transcribes it", what)
+        for r in regions:
+            t0, t1 = start + r["start"] / AUDIO_SAMPLE_RATE, start + r["end"] / AUDIO_SAMPLE_RATE
+            self._last_speech = t1
+            yield TranscriptSegment(t0, t1, f"[untranscribed speech in {what}]", (), language,
+                                    confidence=float(self.language_probability or 0.0))
+
+
+def _confidence(avg_logprob: float) -> float:
+    return float(min(1.0, max(0.0, math.exp(avg_logprob))))

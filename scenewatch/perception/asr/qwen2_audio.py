@@ -31,7 +31,7 @@ WINDOW_SECONDS = 30.0
 """The encoder takes exactly 30 s (3000 mel frames); longer audio is cut into windows."""
 MIN_SECONDS = 0.1
 WHISPER_SIZES = frozenset({
-    "tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
+    "auto", "tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
     "large", "large-v1", "large-v2", "large-v3", "large-v3-turbo", "turbo",
 })
 TRANSCRIBE_PROMPT = "Transcribe the speech in this audio verbatim. Reply with the transcript only."

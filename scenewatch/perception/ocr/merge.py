@@ -125,7 +125,7 @@ class TextSpan:
         new, best = _normalise(region.text), _normalise(self.text)
         if new == best or (new in best and len(new) < len(best)):
             better = region.score > self.score and new == best
-        elif best in new:  # a fuller reading of a line that was cut (sliding in, occluded)
+        elif best in new or _part_distance(best, new) == 0.0:  # a fuller reading of a cut line
             better = region.score >= 0.9 * self.score
         else:
             better = region.score > self.score
@@ -224,10 +224,24 @@ class TextMerger:
 
 
 def _part_distance(a: str, b: str) -> float:
-    """0 when one reading is a part (3+ characters) of the other: a line cut by the frame edge."""
-    a, b = _normalise(a), _normalise(b)
+    """0 when one reading is a part of the other: a line cut by the frame edge or sliding in.
+
+    A prefix or suffix counts at any length ("FR" of "FRAGILE 4417", as the label enters); a
+    part in the middle needs 3+ characters. Callers also require the two boxes to be near.
+    """
+    a, b = _normalise(a).replace(" ", ""), _normalise(b).replace(" ", "")
     short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if not short:
+        return 1.0
+    if long.startswith(short) or long.endswith(short):
+        return 0.0
     return 0.0 if len(short) >= MIN_PART_CHARS and short in long else 1.0
+
+
+def is_text(text: str, min_chars: int = MIN_PART_CHARS) -> bool:
+    """Whether a reading can be a row: ``min_chars`` non-space characters, at least one a letter or digit."""
+    compact = "".join(text.split())
+    return len(compact) >= min_chars and any(ch.isalnum() for ch in compact)
 
 
 def _last_variant(span: TextSpan) -> str:

@@ -6,16 +6,12 @@ most Latin text better. The package ships its ONNX models (sha256s pinned below)
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 from numpy.typing import NDArray
 
-from scenewatch.errors import BackendUnavailable
-from scenewatch.perception.asr.faster_whisper import verify_sha256
 from scenewatch.perception.ocr.base import DetRecReader
 from scenewatch.perception.ocr.settings import OcrSettings
+from scenewatch.weights import find_package_file
 
 INSTALL_HINT = "pip install 'rapidocr-onnxruntime==1.4.4'"
 MODEL_SHA256 = {
@@ -41,15 +37,10 @@ class RapidOcrFastReader(DetRecReader):
 
     def __init__(self, settings: OcrSettings | None = None, verify: bool = True) -> None:
         super().__init__(settings)
-        spec = importlib.util.find_spec("rapidocr_onnxruntime")
-        if spec is None or not spec.submodule_search_locations:
-            raise BackendUnavailable(f"the 'rapidocr-fast' text reader needs rapidocr-onnxruntime: {INSTALL_HINT}")
-        model_dir = Path(next(iter(spec.submodule_search_locations))) / "models"
         for file, digest in MODEL_SHA256.items():
-            if not (model_dir / file).is_file():
-                raise BackendUnavailable(f"rapidocr-onnxruntime model {file} is missing; reinstall: {INSTALL_HINT}")
-            if verify:
-                verify_sha256(model_dir / file, digest, INSTALL_HINT)
+            path = find_package_file("rapidocr_onnxruntime", f"models/{file}", install=INSTALL_HINT,
+                                     sha256=digest if verify else None, needed_by="the 'rapidocr-fast' text reader")
+        model_dir = path.parent
         from rapidocr_onnxruntime import RapidOCR
 
         threads = self.settings.threads or -1

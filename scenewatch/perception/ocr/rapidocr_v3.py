@@ -9,18 +9,16 @@ fraction of a full frame. Images are decoded by scenewatch and passed as arrays.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from scenewatch.errors import BackendUnavailable
-from scenewatch.perception.asr.faster_whisper import verify_sha256
 from scenewatch.perception.ocr.base import DetRecReader
 from scenewatch.perception.ocr.settings import OcrSettings
+from scenewatch.weights import find_package_file
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +28,6 @@ MODEL_SHA256 = {
     "PP-OCRv6_rec_small.onnx": "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
     "ch_ppocr_mobile_v2.0_cls_mobile.onnx": "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
 }
-
-
-def _model_dir() -> Path:
-    spec = importlib.util.find_spec("rapidocr")
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendUnavailable(f"the 'rapidocr' text reader needs rapidocr 3.10: {INSTALL_HINT}")
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
 class RapidOcrReader(DetRecReader):
@@ -55,13 +46,10 @@ class RapidOcrReader(DetRecReader):
 
     def __init__(self, settings: OcrSettings | None = None, verify: bool = True) -> None:
         super().__init__(settings)
-        model_dir = _model_dir()
         for file, digest in MODEL_SHA256.items():
-            path = model_dir / file
-            if not path.is_file():
-                raise BackendUnavailable(f"rapidocr model {file} is missing; reinstall: {INSTALL_HINT}")
-            if verify:
-                verify_sha256(path, digest, INSTALL_HINT)
+            path = find_package_file("rapidocr", f"models/{file}", install=INSTALL_HINT,
+                                     sha256=digest if verify else None, needed_by="the 'rapidocr' text reader")
+        model_dir = path.parent
         try:
             from rapidocr import RapidOCR
         except ImportError as exc:

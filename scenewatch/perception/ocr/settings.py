@@ -23,6 +23,10 @@ class OcrSettings(Section):
     full_frame_on_scene_change: bool = True
     merge_distance: float = Field(0.3, ge=0, le=1, description="normalised edit distance to merge readings")
     hold_seconds: float = Field(2.0, ge=0, description="text gone after this long unseen")
+    confirm_score: float = Field(0.9, ge=0, le=1,
+                                 description="video: a line read on one keyframe only becomes a row at this "
+                                             "confidence (two readings confirm it at any)")
+    min_chars: int = Field(3, ge=1, le=64, description="video: lines shorter than this (non-space) are no row")
     full_frame: bool = Field(False, description="read the whole frame on every keyframe (slow)")
     read_detections: bool = Field(True, description="read inside boxes from the objects stage")
     read_changed: bool = Field(True, description="read regions that changed since the last keyframe")

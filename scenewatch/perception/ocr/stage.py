@@ -1,7 +1,8 @@
 """The ``text`` pipeline stage: read regions of interest on keyframes, merge lines over time.
 
-Each line of text becomes one ``text`` observation keyed ``text:<n>``, emitted with
-``final=False`` when it first appears, whenever its best reading improves and about once a
+Each line of text becomes one ``text`` observation keyed ``text:<n>`` once it is confirmed (read
+on two keyframes, or at ``confirm_score`` on one) and is real text (``min_chars``, not symbols
+alone), emitted with ``final=False`` when it first appears, whenever its best reading improves and about once a
 second while it stays visible, and with ``final=True`` when it goes (or the source ends).
 A JPEG crop of its best reading is saved under the source's media directory.
 """
@@ -15,9 +16,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from scenewatch.payloads import TextPayload, media_ref
 from scenewatch.perception.ocr import TextReader, build_reader
 from scenewatch.perception.ocr.images import jpeg_thumbnail
-from scenewatch.perception.ocr.merge import TextMerger, TextSpan
+from scenewatch.perception.ocr.merge import TextMerger, TextSpan, is_text
 from scenewatch.perception.ocr.regions import RegionPlanner
 from scenewatch.perception.ocr.settings import OcrSettings
 from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
@@ -71,19 +73,27 @@ class TextTimeline:
         new, improved, closed = self.merger.update(frame.pts, readings, regions, keyframe.changed_boxes)
         for span in (*new, *improved):
             self._thumbnail(span, frame.image)
-        out = [SpanUpdate(s, False) for s in (*new, *improved)]
+        out = [SpanUpdate(s, False) for s in (*new, *improved) if self.confirmed(s)]
         seen = {u.span.id for u in out}
         for span in self.merger.open:
-            if span.id not in seen and span.end - self._emitted.get(span.id, span.end) >= REEMIT_SECONDS:
-                out.append(SpanUpdate(span, False))
-        out.extend(SpanUpdate(s, True) for s in closed)
+            if span.id in seen or not self.confirmed(span):
+                continue
+            if span.id not in self._emitted or span.end - self._emitted[span.id] >= REEMIT_SECONDS:
+                out.append(SpanUpdate(span, False))  # just confirmed, or a steady refresh
+        out.extend(SpanUpdate(s, True) for s in closed if self.confirmed(s))
         for u in out:
             self._emitted[u.span.id] = u.span.end
         return out
 
+    def confirmed(self, span: TextSpan) -> bool:
+        """Whether a span may be a row: read on two keyframes or confidently on one, and real text
+        (``min_chars`` characters, not symbols alone: no "O" or "●" beside a line)."""
+        s = self.settings
+        return (span.readings >= 2 or span.score >= s.confirm_score) and is_text(span.text, s.min_chars)
+
     def close(self) -> list[SpanUpdate]:
-        """The source ended: close all spans."""
-        return [SpanUpdate(s, True) for s in self.merger.close()]
+        """The source ended: close all spans (unconfirmed ones leave no row)."""
+        return [SpanUpdate(s, True) for s in self.merger.close() if self.confirmed(s)]
 
     def observation(self, span: TextSpan) -> Observation:
         """The timeline row for a span."""
@@ -94,12 +104,12 @@ class TextTimeline:
             label="text", text=span.text, confidence=float(np.clip(span.score, 0.0, 1.0)),
             box=(box[0], box[1], box[2], box[3]),
             wall_start=None if self.wall_offset is None else self.wall_offset + span.start,
-            payload={
-                "readings": span.readings,
-                "variants": [t for t, _ in span.variants.most_common(5)],
-                "best_time": span.best_time,
-                **({"thumbnail": str(thumb)} if thumb else {}),
-            },
+            payload=TextPayload(
+                readings=span.readings,
+                variants=[t for t, _ in span.variants.most_common(5)],
+                best_time=span.best_time,
+                thumbnail=media_ref(thumb, self.media_dir) if thumb and self.media_dir else None,
+            ),
         )
 
     def _thumbnail(self, span: TextSpan, image: np.ndarray) -> None:
@@ -126,8 +136,8 @@ class TextStage(BaseStage):
     name: ClassVar[str] = "text"
     inputs: ClassVar[frozenset[StageInput]] = frozenset({"keyframe"})
 
-    def __init__(self, ctx: StageContext) -> None:
-        self.timeline = TextTimeline(ctx.settings.ocr, ctx.source.id, ctx.media_dir)
+    def __init__(self, ctx: StageContext, reader: TextReader | None = None) -> None:
+        self.timeline = TextTimeline(ctx.settings.ocr, ctx.source.id, ctx.media_dir, reader)
 
     def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
         """Read the keyframe's regions of interest and emit the text spans that changed."""

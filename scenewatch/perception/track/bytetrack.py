@@ -1,9 +1,15 @@
-"""ByteTrack over the ``trackers`` package, one tracker per label with global ids.
+"""ByteTrack over the ``trackers`` package, one tracker per label group with global ids.
 
-ByteTrack itself is class-agnostic; running one tracker per label keeps a person's id from
-jumping to an overlapping chair. Keyframes arrive at uneven times, so every update passes
-the keyframe's media time and the tracker's Kalman filter predicts over the real gap; a
-track survives ``hold_seconds`` without a match (short occlusions).
+ByteTrack itself is class-agnostic. People get a tracker of their own, which keeps a person's
+id from jumping to an overlapping chair; every other label shares one tracker, so an object
+whose class flips between keyframes (a ball read as sports ball, frisbee, kite) stays one
+track with one id. Boxes of one group that cover the same thing (class-aware NMS keeps a
+frisbee box on top of a sports-ball box) are associated once, the weaker box taking the
+stronger one's id; the track's label is then a vote (see ``presence.TrackRecord``).
+
+Keyframes arrive at uneven times, so every update passes the keyframe's media time and the
+tracker's Kalman filter predicts over the real gap; a track survives ``hold_seconds``
+without a match (short occlusions).
 """
 
 from __future__ import annotations
@@ -20,6 +26,13 @@ from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.types import Detections
 
 RECENT_BOXES = 5  # observed boxes per track kept for recovery
+OWN_GROUP_LABELS = frozenset({"person"})  # labels tracked apart from all others
+DUPLICATE_IOU = 0.7  # boxes of one group overlapping this much are one object
+
+
+def association_group(label: str) -> str:
+    """The tracker a label is associated in: people apart, every other class together."""
+    return label if label in OWN_GROUP_LABELS else "thing"
 
 
 class ByteTrack:
@@ -73,8 +86,10 @@ class ByteTrack:
         import supervision as sv
 
         ids = np.full(len(detections), -1, np.int64)
-        for label in sorted(set(detections.labels) | set(self._by_label)):
-            rows = np.array([i for i, lab in enumerate(detections.labels) if lab == label], np.int64)
+        groups = [association_group(lab) for lab in detections.labels]
+        same_as = self._duplicates(detections, groups)
+        for label in sorted(set(groups) | set(self._by_label)):
+            rows = np.array([i for i, g in enumerate(groups) if g == label and same_as[i] < 0], np.int64)
             tracker = self._by_label.get(label)
             if tracker is None:
                 tracker = self._by_label[label] = self._new_tracker()
@@ -89,16 +104,36 @@ class ByteTrack:
                 for row, tid in zip(out.data["row"], out.tracker_id, strict=True):
                     ids[int(row)] = int(tid)
                 self._name_new_tracks(tracker, label, rows, detections, ids)
-        for i in np.flatnonzero(ids >= 0):
+        for i in np.flatnonzero(same_as >= 0):
+            ids[i] = ids[same_as[i]]
+        for i in np.flatnonzero((ids >= 0) & (same_as < 0)):
             tid = int(ids[i])
             if tid not in self._last_obs:
-                self._last_obs[tid] = (detections.labels[i], deque(maxlen=RECENT_BOXES))
+                self._last_obs[tid] = (groups[i], deque(maxlen=RECENT_BOXES))
             self._last_obs[tid][1].append(detections.xyxy[i].copy())
         alive = {int(tl.tracker_id) for tr in self._by_label.values() for tl in tr.tracks}
         for tid in [k for k in self._last_obs if k not in alive]:
             del self._last_obs[tid]
         return Detections(detections.xyxy, detections.scores, detections.labels, ids, detections.masks,
                           detections.concepts)
+
+    @staticmethod
+    def _duplicates(detections: Detections, groups: list[str]) -> NDArray[np.int64]:
+        """For each box, the row of a stronger box of its group covering the same thing, else ``-1``."""
+        out = np.full(len(detections), -1, np.int64)
+        if len(detections) < 2:
+            return out
+        iou = box_iou(detections.xyxy, detections.xyxy)
+        for i in np.argsort(-detections.scores, kind="stable").tolist():
+            if out[i] >= 0:
+                continue
+            for j in range(len(detections)):
+                same_thing = groups[j] == groups[i] and iou[i, j] >= DUPLICATE_IOU
+                other_label = detections.labels[j] != detections.labels[i]
+                weaker = detections.scores[j] <= detections.scores[i]
+                if j != i and out[j] < 0 and same_thing and other_label and weaker:
+                    out[j] = i
+        return out
 
     def _name_new_tracks(self, tracker: Any, label: str, rows: NDArray[np.int64], detections: Detections,
                          ids: NDArray[np.int64]) -> None:

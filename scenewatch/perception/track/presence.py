@@ -23,6 +23,8 @@ from scenewatch.types import Detections, Frame
 log = logging.getLogger(__name__)
 
 MAX_BOXES_PER_TRACK = 512  # older samples are thinned (every other kept) beyond this
+COLOUR_SAMPLES = 8  # the colour of a track is read on its first keyframes…
+COLOUR_EVERY = 5  # …and then on every 5th
 
 
 @dataclass
@@ -41,6 +43,9 @@ class TrackRecord:
         thumbnail: path of the best-crop JPEG, if saved.
         mask_rle: RLE of the mask at the best score, for backends with masks.
         present: passed the N-of-M gate.
+        label_votes: detector label → summed score over the keyframes it named this track.
+        matches: keyframes matched.
+        colour_votes: basic colour term → summed weight over sampled crops.
     """
 
     track_id: int
@@ -55,6 +60,37 @@ class TrackRecord:
     mask_rle: dict[str, Any] | None = None
     present: bool = False
     hits: deque[bool] = field(default_factory=deque)
+    label_votes: dict[str, float] = field(default_factory=dict)
+    matches: int = 0
+    colour_votes: dict[str, float] = field(default_factory=dict)
+    colour_samples: int = 0
+
+    def vote(self, label: str, score: float) -> bool:
+        """Count one keyframe's label; returns whether the majority label changed."""
+        self.matches += 1
+        self.label_votes[label] = self.label_votes.get(label, 0.0) + score
+        best = max(self.label_votes, key=lambda k: self.label_votes[k])
+        changed = best != self.label
+        self.label = best
+        return changed
+
+    @property
+    def label_scores(self) -> dict[str, float]:
+        """Label → mean score per matched keyframe (the majority first); alternatives kept."""
+        n = max(1, self.matches)
+        return {k: round(v / n, 3) for k, v in sorted(self.label_votes.items(), key=lambda kv: -kv[1])}
+
+    @property
+    def colours(self) -> list[str]:
+        """Colour terms covering at least a quarter of the track's crops on average (dominant first)."""
+        n = max(1, self.colour_samples)
+        ranked = sorted(self.colour_votes.items(), key=lambda kv: -kv[1])
+        return [k for k, v in ranked if v / n >= 0.25]
+
+    @property
+    def colour(self) -> str | None:
+        """The colour term with most votes over the track's crops."""
+        return max(self.colour_votes, key=lambda k: self.colour_votes[k]) if self.colour_votes else None
 
     def add_box(self, t: float, box: NDArray[np.float32], score: float) -> None:
         self.boxes.append((round(t, 3), [round(float(v), 1) for v in box], round(score, 3)))
@@ -101,6 +137,10 @@ class TrackBook:
             if rec is None:
                 rec = self.tracks[tid] = TrackRecord(tid, label, self.concepts_for.get(label, ()), t, t)
             rec.last_seen = t
+            if rec.vote(label, score):
+                rec.concepts = self.concepts_for.get(rec.label, rec.concepts)
+            if frame is not None and (rec.matches <= COLOUR_SAMPLES or rec.matches % COLOUR_EVERY == 0):
+                self._colour_vote(rec, frame, box)
             rec.hits.append(True)
             rec.add_box(t, box, score)
             if score > rec.best_score:
@@ -135,6 +175,21 @@ class TrackBook:
         out = [rec for rec in self.tracks.values() if rec.present]
         self.tracks.clear()
         return out
+
+    @staticmethod
+    def _colour_vote(rec: TrackRecord, frame: Frame | None, box: NDArray[np.float32]) -> None:
+        if frame is None:
+            return
+        from scenewatch.perception.attributes import object_colour
+
+        try:
+            reading = object_colour(frame.image, box)
+        except ImportError:  # no OpenCV: tracks go without a colour
+            return
+        if reading is not None:
+            rec.colour_samples += 1
+            for name, share in reading.shares.items():
+                rec.colour_votes[name] = rec.colour_votes.get(name, 0.0) + share
 
     def _save_crop(self, frame: Frame, box: NDArray[np.float32], tid: int) -> str | None:
         from PIL import Image

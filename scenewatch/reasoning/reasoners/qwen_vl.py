@@ -25,7 +25,8 @@ class QwenVLReasoner:
     """Qwen2.5-VL chat with optional frames.
 
     Args:
-        settings: ``model`` is a Hugging Face id or directory; ``max_pixels`` the per-frame budget.
+        settings: ``model`` is a Hugging Face id or directory; ``max_pixels`` the per-frame budget;
+            ``adapter`` an optional LoRA adapter folder applied on top.
         model: an already built model (tests pass a tiny random one).
         processor: its processor.
     """
@@ -45,8 +46,19 @@ class QwenVLReasoner:
                                                                                     torch_dtype="auto")
             processor = transformers.AutoProcessor.from_pretrained(
                 self.settings.model, min_pixels=28 * 28, max_pixels=self.settings.max_pixels)
+        if self.settings.adapter:
+            model = self._with_adapter(model, self.settings.adapter)
         self.model = model.eval()
         self.processor = processor
+
+    @staticmethod
+    def _with_adapter(model: Any, adapter: str) -> Any:
+        """The model with a LoRA adapter from ``scenewatch train lora`` applied (peft)."""
+        try:
+            import peft
+        except ImportError:
+            raise BackendUnavailable("reasoner.adapter needs peft: pip install 'scenewatch[train]'") from None
+        return peft.PeftModel.from_pretrained(model, adapter)
 
     def _inputs(self, messages: Sequence[Message], schema: Mapping[str, Any] | None,
                 images: Sequence[NDArray[np.uint8]]) -> Any:
