@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(ffmpeg mosquitto python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-      chromium)  # chromium: the web UI's browser tests (Playwright drives /usr/bin/chromium)
+      chromium espeak-ng)  # chromium: web UI browser tests (Playwright); espeak-ng: speech in other languages
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -84,14 +84,20 @@ def _obj(src: str, t: float, box: tuple[float, ...], label: str, conf: float, tr
                        text=text or label, payload=payload)
 
 
-def make_scene(seed: int) -> Scene2:
-    """One randomised scene and the rows a noisy perception writes for it."""
+def make_scene(seed: int, *, ball_colour: str | None = None, label: str | None = None, taken: bool | None = None,
+               person_near: bool | None = None, speech: int | None = None, person_name: str | None = None) -> Scene2:
+    """One randomised scene and the rows a noisy perception writes for it.
+
+    The keyword arguments pin one drawn value (for regression scenes); everything else stays random.
+    ``person_name`` writes the faces stage's ``identity`` on the person's rows.
+    """
     rng = random.Random(seed)
     src = f"synth2-{seed}"
     duration = float(rng.randint(50, 80))
     rows: list[Observation] = []
     # the ball crosses the frame
     colour = rng.choice(COLOURS)
+    colour = ball_colour or colour
     l2r = rng.random() < 0.5
     b0 = rng.uniform(1, duration - 20)
     b1 = b0 + rng.uniform(3, 8)
@@ -116,7 +122,8 @@ def make_scene(seed: int) -> Scene2:
                              ObjectPayload(colour=rng.choice(COLOURS), direction="right to left")))
     # the parcel: a class-less arrival, its label read in fragments, maybe taken
     arrive = rng.uniform(5, duration / 2)
-    taken = rng.random() < 0.6
+    drawn_taken = rng.random() < 0.6
+    taken = drawn_taken if taken is None else taken
     depart = rng.uniform(arrive + 12, duration - 2) if taken else None
     last = (depart - 0.5) if depart is not None else duration
     px, py = rng.uniform(250, 420), rng.uniform(180, 230)
@@ -129,7 +136,7 @@ def make_scene(seed: int) -> Scene2:
         rows.append(Observation(kind="object", source_id=src, start=round(depart, 2), end=round(depart, 2),
                                 label="object", confidence=0.8, box=pbox, text="object (gone, brown)",
                                 payload=ObjectPayload(origin="departure", colour="brown")))
-    label = rng.choice(LABELS)
+    label = label or rng.choice(LABELS)
     t = arrive + 0.5
     k = 0
     while t < last:
@@ -148,15 +155,18 @@ def make_scene(seed: int) -> Scene2:
     rows.append(Observation(kind="sound", source_id=src, start=round(bell, 2), end=round(bell + 1.5, 2),
                             label="Doorbell", confidence=0.8))
     person: tuple[float, float] | None = None
-    if rng.random() < 0.6:
+    near = rng.random() < 0.6
+    if near if person_near is None else person_near:
         p0 = max(0.0, bell - rng.uniform(2, 6))
         person = (p0, min(duration, bell + rng.uniform(3, 8)))
         t = person[0]
         while t < person[1]:
             rows.append(_obj(src, t, (500, 120, 560, 300), "person", rng.uniform(0.6, 0.9), 50,
-                             ObjectPayload(direction="still")))
+                             ObjectPayload(direction="still", identity=person_name)))
             t += 0.5
     sentence, meaning = rng.choice(SPEECH)
+    if speech is not None:
+        sentence, meaning = SPEECH[speech]
     s0 = rng.uniform(2, duration - 8)
     rows.append(Observation(kind="speech", source_id=src, start=round(s0, 2), end=round(s0 + 4, 2), label="speech",
                             text=sentence, confidence=0.9))

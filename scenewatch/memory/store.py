@@ -343,13 +343,21 @@ class TimelineStore:
         if self.readonly:
             raise StoreError(f"{self.path} has schema v{version}; open it once for writing to migrate")
         for target, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._conn:
-                if isinstance(step, str):
-                    for statement in _split_sql(step):
-                        self._conn.execute(statement)
-                else:
-                    step(self._conn)
-                self._conn.execute(f"PRAGMA user_version={target}")
+            # One step per write transaction, taken before the version is read again: two processes (or
+            # serve's worker threads) opening a new database at once must not both run the same step.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if int(self._conn.execute("PRAGMA user_version").fetchone()[0]) < target:
+                    if isinstance(step, str):
+                        for statement in _split_sql(step):
+                            self._conn.execute(statement)
+                    else:
+                        step(self._conn)
+                    self._conn.execute(f"PRAGMA user_version={target}")
+                self._conn.commit()
+            except BaseException:
+                self._conn.rollback()
+                raise
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""

@@ -114,6 +114,8 @@ def _when(r: WhenResult, f: Finding) -> str:
     s = f.cites[0].span
     if subject is not None and subject.phrase:
         return f"\"{s.text}\" was said at {t(s.start)} (until {t(s.end)})."
+    if q.moment == "last" and r.gone is not None:
+        return f"The {name} was taken away at {t(r.gone)} (last seen at {t(r.time)})."
     if q.moment == "last":
         return f"The {name} was last {'heard' if _is_heard(subject) else 'seen'} at {t(r.time)}."
     if s.kind == "speech":
@@ -229,6 +231,8 @@ def _who(r: WhoResult, f: Finding) -> str:
         if not f.found:
             return "I did not see anyone" + (f" with the {subject.name}" if subject else "") + "."
         spans = ", ".join(f"{t(c.span.start)}–{t(c.span.end)}" for c in f.cites)
+        if r.names:
+            return f"I saw {' and '.join(r.names)} ({spans})."
         return f"I saw {r.people} {_plural('person', r.people)} ({spans}); I cannot tell who they are."
     if not f.found or r.heard_at is None:
         return _not_seen(q, f)
@@ -237,6 +241,8 @@ def _who(r: WhoResult, f: Finding) -> str:
         return f"{heard}, but I saw nobody within {r.window:g} s of it."
     people = [c.span for c in f.cites[1:]]
     seen = ", ".join(f"{t(p.start)}–{t(p.end)}" for p in people)
+    if r.names:
+        return f"{heard}; {' and '.join(r.names)} {'was' if len(r.names) == 1 else 'were'} seen around then ({seen})."
     return (f"{heard}; {_article('person') if r.people == 1 else f'{r.people} people'} "
             f"{'was' if r.people == 1 else 'were'} seen around then ({seen}). I cannot tell who it was.")
 

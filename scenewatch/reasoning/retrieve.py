@@ -72,6 +72,7 @@ class WhenResult(Result):
 
     time: float | None = None
     spans: int = 0
+    gone: float | None = None  # a departure row at the subject's place after it was last seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,11 +355,27 @@ class Retriever:
                            withheld=withheld)
         if q.moment == "last":
             span = max(spans, key=lambda s: s.end)
+            gone = self._departure(q, span)
+            if gone is not None:
+                return Finding(q, True, WhenResult(span.end, len(spans), gone.start),
+                               cites=(Cite(span, "last"), Cite(gone)), checked=self.checked(q, subject))
             return Finding(q, True, WhenResult(span.end, len(spans)), cites=(Cite(span, "last"),),
                            checked=self.checked(q, subject))
         span = min(spans, key=lambda s: s.start)
         return Finding(q, True, WhenResult(span.start, len(spans)), cites=(Cite(span),),
                        checked=self.checked(q, subject))
+
+    def _departure(self, q: Query, span: Span) -> Span | None:
+        """The departure row (arrivals stage) where an arrival rested, within 2 s after it was last seen."""
+        if span.kind != "object" or not span.last_box or \
+                not any(getattr(r.payload, "origin", None) == "arrival" for r in span.rows):
+            return None
+        rows = self.store.observations(source_id=span.source_id, kinds=["object"], since=span.end - 1.0,
+                                       until=span.end + 2.0, min_confidence=self.min_confidence)
+        box = span.last_box
+        gone = [r for r in rows if getattr(r.payload, "origin", None) == "departure" and r.box is not None
+                and r.box[0] < box[2] and box[0] < r.box[2] and r.box[1] < box[3] and box[1] < r.box[3]]
+        return merge_spans(gone[:1], self.merge_gap)[0] if gone else None
 
     @operator("count")
     def _count(self, q: Query) -> Finding:

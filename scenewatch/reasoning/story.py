@@ -70,7 +70,7 @@ def _object_sentence(span: Span, texts: list[Span], departure: Span | None) -> S
         words += f"; it was taken away at {t(departure.start)}"
         cites.append(Cite(departure))
     elif _origin(span) == "arrival":
-        words += f" and was still there at {t(span.end)}"
+        words += f"; it was still there at {t(span.end)}"
     return Sentence(words + ".", span.start, tuple(cites), f"object:{span.label}")
 
 

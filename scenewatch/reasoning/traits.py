@@ -38,6 +38,13 @@ class WhoResult(Result):
     window: float = NEAR_SECONDS
     heard_at: float | None = None
     people: int = 0
+    names: tuple[str, ...] = ()  # known faces (payload ``identity``) among them, when face recognition ran
+
+
+def identities(spans: list[Span]) -> tuple[str, ...]:
+    """Names the faces stage gave these person spans (majority per span), in order."""
+    names = [_majority([p.identity for p in _payloads(s) if p.identity]) for s in spans]
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 def _payloads(span: Span) -> list[ObjectPayload]:
@@ -109,7 +116,7 @@ def who(r: Retriever, q: Query) -> Finding:
     if subject is None or subject.name == "person" or not set(subject.kinds) & {"sound", "speech"}:
         spans, low, _ = r.spans(q, _PERSON if subject is None else subject)
         spans.sort(key=lambda s: s.start)
-        return Finding(q, bool(spans), WhoResult(people=len({s.track_id for s in spans})),
+        return Finding(q, bool(spans), WhoResult(people=len({s.track_id for s in spans}), names=identities(spans)),
                        cites=tuple(Cite(s) for s in spans[:3]), checked=r.checked(q, subject),
                        ignored=tuple(low))
     events, low, _ = r.spans(q, subject)
@@ -120,6 +127,6 @@ def who(r: Retriever, q: Query) -> Finding:
     near = [p for p in people if p.start <= event.end + NEAR_SECONDS and p.end >= event.start - NEAR_SECONDS]
     near.sort(key=lambda p: abs(p.start - event.start))
     result = WhoResult(NEAR_SECONDS, event.start, len({p.track_id if p.track_id is not None else id(p)
-                                                        for p in near}))
+                                                        for p in near}), identities(near))
     return Finding(q, True, result, cites=(Cite(event), *(Cite(p) for p in near[:2])),
                    checked=r.checked(q, subject) + f"; people within ±{NEAR_SECONDS:g} s")

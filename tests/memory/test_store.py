@@ -110,3 +110,25 @@ def test_one_writer_many_readers(tmp_path: Path) -> None:
 def test_readonly_missing_db(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no timeline database"):
         TimelineStore(tmp_path / "nope.db", readonly=True)
+
+
+def test_many_openers_of_a_new_database_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def open_it() -> None:
+        try:
+            start.wait()
+            TimelineStore(path).close()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with TimelineStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION

