@@ -27,7 +27,7 @@ demo: $(STAMP)
 	bash scripts/demo.sh "$(BIN)" "$(SAMPLE)"
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check scenewatch tests benchmarks
+	$(BIN)/ruff check scenewatch tests benchmarks synth
 	$(BIN)/mypy scenewatch
 
 test: $(TEST_STAMP) lint

@@ -14,8 +14,8 @@ spread over the run (target: flat within 50 MB). Nothing is written outside the 
 
 Usage::
 
-    .venv/bin/python benchmarks/ingest.py [--minutes 30] [--part decode|pipeline|all]
-    .venv/bin/python benchmarks/ingest.py --minutes 5 --watch-rss scene,objects,text,speech,sounds [--code /tmp/base]
+    .venv/bin/python -m benchmarks.ingest [--minutes 30] [--part decode|pipeline|all]
+    .venv/bin/python -m benchmarks.ingest --minutes 5 --watch-rss scene,objects,text,speech,sounds [--code /tmp/base]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Also times the rolling-context compression of a 30-minute synthetic window.
 
 Prints numbers only; writes nothing outside a temporary directory.
 
-    .venv/bin/python benchmarks/search.py [--rows 100000] [--queries 300]
+    .venv/bin/python -m benchmarks.search [--rows 100000] [--queries 300]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Vision benchmark: detector speed at 640×360, tracker overhead, end-to-end stage, RSS, bbox mAP.
 
-Run alone (it is CPU-bound): ``.venv/bin/python benchmarks/vision.py [--frames 60] [--images 120]``.
+Run alone (it is CPU-bound): ``.venv/bin/python -m benchmarks.vision [--frames 60] [--images 120]``.
 ``--seeing`` times only the arrivals stage and attributes beside the detector; ``--arrivals 10:30``
 scores arrivals/departures/colours on generated scenes (``synth.vision``, needs the repo root on
 ``sys.path``). Prints results; writes nothing.

@@ -3,9 +3,10 @@
 Topics (``<prefix>`` defaults to ``scenewatch``):
 
 - ``<prefix>/available``: ``online`` / ``offline`` (retained; ``offline`` is also the last will).
-- ``<prefix>/events``: one JSON message per event change, ``{"type": "new"|"end", "event_id", "source_id",
-  "label", "start", "end", "box", "summary", "snapshot_url", …}``; ``end`` follows once the source has
-  been analysed past the event's end.
+- ``<prefix>/events``: one JSON message per event change, ``{"type": "new"|"update"|"end", "event_id",
+  "source_id", "label", "start", "end", "box", "summary", "snapshot_url", "state", "false_positive", …}``;
+  ``end`` follows once the source has been analysed past the event's end; ``update`` follows each review
+  (acknowledged, marked false positive, corrected), always after ``new``.
 - ``<prefix>/<source>/event``: the same messages with ``event_type`` for Home Assistant's ``event`` entity.
 - ``<prefix>/<source>/<concept>``: how many tracks of a watched concept are present now (retained).
 - ``<prefix>/<source>/snapshot``: JPEG of the latest event's frame with boxes (retained).
@@ -152,6 +153,7 @@ class MqttPublisher:
         for s in sources:
             self._discover(s["id"])
         self._publish_events(store, progress)
+        self._publish_updates(store)
         for s in sources:
             self._publish_state(store, s["id"], progress[s["id"]][0])
 
@@ -174,6 +176,18 @@ class MqttPublisher:
                 if kind == "new":
                     self._snapshot(store, e)
 
+    def _publish_updates(self, store: queries.TimelineStore) -> None:
+        """``update`` for each event whose review (acknowledged, false positive, note) changed; after its ``new``."""
+        pending = [(key, e) for key, e in queries.mqtt_pending_updates(store) if key not in self._pending]
+        new_keys = [f"event:{e['id']}:new" for _, e in pending]
+        unsent = set(queries.mqtt_unpublished(store, new_keys))
+        for key, e in pending:
+            if f"event:{e['id']}:new" in unsent:
+                continue  # ``new`` first: Home Assistant should never see an update for an unknown event
+            body = self._event_message(e, "update")
+            self._pending[key] = self._send(f"{self.prefix}/events", json.dumps(body))
+            self._send(f"{self.prefix}/{slug(e['source_id'])}/event", json.dumps({**body, "event_type": "update"}))
+
     def _event_message(self, e: dict[str, Any], kind: str) -> dict[str, Any]:
         first = e["observation_ids"][0] if e["observation_ids"] else None
         base = self.settings.base_url.rstrip("/")
@@ -181,7 +195,8 @@ class MqttPublisher:
                 "label": e["payload"].get("label") or e["title"], "title": e["title"], "summary": e["summary"],
                 "severity": e["severity"], "start": e["start"], "end": e["end"], "wall_time": e["wall_time"],
                 "box": e["payload"].get("box"), "observation_ids": e["observation_ids"],
-                "snapshot_url": f"{base}/api/media/observations/{first}/thumbnail" if first else None}
+                "snapshot_url": f"{base}/api/media/observations/{first}/thumbnail" if first else None,
+                "state": e["state"], "false_positive": e["false_positive"], "note": e["note"]}
 
     def _snapshot(self, store: queries.TimelineStore, e: dict[str, Any]) -> None:
         from scenewatch.runtime import media
@@ -227,7 +242,7 @@ class MqttPublisher:
         out: dict[str, dict[str, Any]] = {
             f"{disc}/event/{uid}/events/config": {
                 **common, "name": "Events", "unique_id": f"{uid}_events", "state_topic": f"{self.prefix}/{node}/event",
-                "event_types": ["new", "end"]},
+                "event_types": ["new", "update", "end"]},
             f"{disc}/image/{uid}/snapshot/config": {
                 **common, "name": "Snapshot", "unique_id": f"{uid}_snapshot",
                 "image_topic": f"{self.prefix}/{node}/snapshot", "content_type": "image/jpeg"},

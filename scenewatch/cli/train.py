@@ -30,6 +30,8 @@ def lora_command(
     frames: int | None = typer.Option(None, "--frames", help="Frames sampled per clip (4)."),
     save_every: int | None = typer.Option(None, "--save-every", help="Checkpoint every N steps (50)."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore checkpoints in --out and start over."),
+    unsloth: bool = typer.Option(True, "--unsloth/--no-unsloth", help="Load with Unsloth when it is installed "
+                                 "and a CUDA GPU is present (otherwise transformers + peft)."),
     region_tokens: Path | None = typer.Option(None, "--region-tokens", help="Also train a region-token projector "
                                               "with this SigLIP vision model directory."),
     region_steps: int = typer.Option(200, "--region-steps", help="Steps for the region projector."),
@@ -41,7 +43,7 @@ def lora_command(
     settings = training_service.train_settings(
         data=data, base=base, out=out, qlora=qlora, rank=rank, alpha=alpha, target=target, epochs=epochs,
         max_steps=max_steps, lr=lr, grad_accum=grad_accum, eval_fraction=eval_fraction, frames=frames,
-        save_every=save_every, resume=not fresh)
+        save_every=save_every, resume=not fresh, unsloth=unsloth)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("{task.fields[status]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=as_json) as bar:
@@ -60,7 +62,8 @@ def lora_command(
     summary = {"out": str(result.out), "steps": result.steps, "resumed_from": result.resumed_from,
                "train_examples": result.train_examples, "eval_examples": result.eval_examples,
                "first_loss": result.first_loss, "last_loss": result.last_loss,
-               "eval_before": result.eval_before, "eval_after": result.eval_after, "region_projector": regions}
+               "eval_before": result.eval_before, "eval_after": result.eval_after,
+               "region_projector": str(regions) if regions else None}
     if as_json:
         print_json(summary)
         return

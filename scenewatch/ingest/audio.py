@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from math import gcd
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from numpy.typing import NDArray
 
 from scenewatch.errors import SourceError
 from scenewatch.types import AUDIO_SAMPLE_RATE, AudioChunk
+
+_REANCHOR = 0.5  # seconds: a larger jump in input pts is a discontinuity, not jitter
 
 
 class AudioResampler:
@@ -25,10 +28,29 @@ class AudioResampler:
 
         self._resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_SAMPLE_RATE)
         self._next_time: float | None = None
+        self._in_end: float | None = None  # media time where the input read so far ends
 
     def push(self, frame: Any) -> tuple[float, NDArray[np.float32]] | None:
-        """Resample one ``av.AudioFrame``; returns ``(start_seconds, samples)`` or ``None``."""
+        """Resample one ``av.AudioFrame``; returns ``(start_seconds, samples)`` or ``None``.
+
+        Input samples are kept on the media clock, so a run that seeks to any point hears the same
+        16 kHz samples at the same times as one that decoded from the start: input heard twice (the
+        priming frame of each part of a joined file steps back in time) is dropped, and the first
+        frame starts on the 10 ms grid where input and output samples coincide (44.1 kHz → 16 kHz).
+        """
         pts = None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)
+        rate = int(frame.sample_rate or 0)
+        skip = 0
+        if pts is not None and rate:
+            if self._next_time is None:
+                skip = -round(pts * rate) % (rate // gcd(rate, AUDIO_SAMPLE_RATE))
+            elif self._in_end is not None and 0.5 / rate < self._in_end - pts < _REANCHOR:
+                skip = round((self._in_end - pts) * rate)
+            self._in_end = max(self._in_end or pts, pts + frame.samples / rate)
+            if skip >= frame.samples:
+                return None
+            if skip:
+                frame, pts = _trimmed(frame, skip), pts + skip / rate
         out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
         if not out:
             return None
@@ -52,13 +74,25 @@ class AudioResampler:
             return pts if pts is not None else 0.0
         # The resampler buffers a few ms, so pts and the running clock differ slightly;
         # only a real discontinuity (> 0.5 s) moves the anchor.
-        if pts is not None and abs(pts - self._next_time) > 0.5:
+        if pts is not None and abs(pts - self._next_time) > _REANCHOR:
             return pts
         return self._next_time
 
     def reset(self) -> None:
         """Forget the timeline anchor (after a reconnect)."""
         self.__init__()  # type: ignore[misc]
+
+
+def _trimmed(frame: Any, skip: int) -> Any:
+    """``frame`` without its first ``skip`` samples."""
+    import av
+
+    data = frame.to_ndarray()
+    channels = 1 if frame.format.is_planar else len(frame.layout.channels)
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(data[:, skip * channels:]), format=frame.format.name,
+                                     layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    return out
 
 
 class AudioChunker:

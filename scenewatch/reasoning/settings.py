@@ -32,3 +32,6 @@ class ReasonerSettings(Section):
     max_pixels: int = Field(448 * 448, ge=28 * 28, description="pixel budget per frame for vision-language models")
     adapter: str | None = Field(None, description="LoRA adapter folder (`scenewatch train lora`) applied to the "
                                 "qwen-vl model")
+    region_projector: str | None = Field(
+        None, description="region-token projector folder (`scenewatch train lora --region-tokens`, usually the "
+        "adapter folder): the qwen-vl reasoner reads a region of a frame as a <region> token")

@@ -108,7 +108,8 @@ def narrate(spans: Sequence[Span], limit: int = MAX_SENTENCES) -> list[Sentence]
                                 f"text:{x.text.lower()}"))
     for s in spans:
         if s.kind == "sound":
-            out.append(Sentence(f"{_article(s.label)} sound was heard at {t(s.start)}.", s.start, (Cite(s),),
+            name = s.label.split(",")[0].strip()  # AudioSet's "Vehicle horn, car horn, honking" → "Vehicle horn"
+            out.append(Sentence(f"{_article(name)} sound was heard at {t(s.start)}.", s.start, (Cite(s),),
                                 f"sound:{s.label.lower()}"))
         elif s.kind == "speech":
             out.append(Sentence(f"Someone said \"{s.text}\" ({t(s.start)}–{t(s.end)}).", s.start, (Cite(s),),
@@ -134,17 +135,20 @@ def _salience(s: Sentence) -> int:
 
 def _group_routine(sentences: list[Sentence], at_least: int = 3) -> list[Sentence]:
     """Fold a subject seen again and again (cars passing) into one sentence listing when."""
-    counts = Counter(s.key for s in sentences if s.key.startswith("object:") and "arrived" not in s.text)
+    counts = Counter(s.key for s in sentences if s.key.startswith(("object:", "sound:", "text:"))
+                     and "arrived" not in s.text)
     out: list[Sentence] = []
     for key, n in counts.items():
         if n < at_least:
             continue
         mine = [s for s in sentences if s.key == key and "arrived" not in s.text]
-        label = key.split(":", 1)[1]
-        times = ", ".join(t(s.cites[0].span.start) for s in mine[:6])
-        out.append(Sentence(f"{_article(label)} was seen {n} times (at {times}).", mine[0].start,
-                            tuple(s.cites[0] for s in mine[:6]), f"routine:{label}"))
-    grouped = {s.key.replace("routine:", "object:") for s in out}
+        kind, label = key.split(":", 1)
+        times = ", ".join(t(s.cites[0].span.start) for s in mine[:6]) + (", …" if n > 6 else "")
+        what = (f"The text \"{mine[0].cites[0].span.text}\" was visible" if kind == "text"
+                else f"{_article(label)} was heard" if kind == "sound" else f"{_article(label)} was seen")
+        out.append(Sentence(f"{what} {n} times (at {times}).", mine[0].start,
+                            (mine[0].cites[0], mine[-1].cites[0]), f"routine:{key}"))
+    grouped = {s.key.split(":", 1)[1] for s in out}
     out.extend(s for s in sentences if s.key not in grouped or "arrived" in s.text)
     return out
 
@@ -174,7 +178,7 @@ def unusual(r: Retriever, q: Query) -> Finding:
     here = _counts(r.spans(Query(q.question, "unusual", source_id=q.source_id), None)[0])
     everywhere = _counts(r.spans(Query(q.question, "unusual"), None)[0]) if q.source_id else here
     def seen(counts: Counter[str], s: Sentence) -> int:
-        return counts.get(s.key.replace("routine:", "object:"), 1)
+        return counts.get(s.key.removeprefix("routine:"), 1)
 
     keyed = [(seen(here, s), seen(everywhere, s), s) for s in sentences if s.key not in ("motion", "speech")]
     if not keyed:

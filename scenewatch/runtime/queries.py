@@ -387,6 +387,21 @@ def mqtt_pending_events(store: TimelineStore, limit: int = 500) -> list[dict[str
     return [_event_row(r) for r in rows]
 
 
+_UPDATE_KEY = "'event:' || e.id || ':update:' || CAST(r.updated_at * 1000 AS INTEGER)"
+
+
+def mqtt_pending_updates(store: TimelineStore, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
+    """``(outbox key, event)`` for reviewed events whose latest review the broker has not acknowledged.
+
+    The key names the review's revision (its time in ms), so a later review is a new message and an
+    older one that was never sent is superseded rather than queued.
+    """
+    columns = _EVENT_SQL.removeprefix("SELECT ").replace("LEFT JOIN", "JOIN")
+    rows = store.execute(f"SELECT {_UPDATE_KEY}, {columns} WHERE NOT EXISTS (SELECT 1 FROM mqtt_published p "
+                         f"WHERE p.key = {_UPDATE_KEY}) ORDER BY r.updated_at, e.id LIMIT ?", (limit,))
+    return [(str(r[0]), _event_row(r[1:])) for r in rows]
+
+
 def mqtt_mark_published(store: TimelineStore, key: str) -> None:
     """Record that the broker acknowledged message ``key``."""
     with store.transaction() as c:

@@ -19,7 +19,7 @@ from scenewatch.memory.store import TimelineStore
 from scenewatch.training.dataset import DatasetStats, ValidationReport, dataset_stats, validate_file
 from scenewatch.training.export import ExportSettings, ExportSummary, export_dataset
 from scenewatch.training.formats import DatasetFormat
-from scenewatch.training.reviews import Correction, Review, ReviewTarget, add_review, list_reviews
+from scenewatch.training.reviews import Correction, Review, ReviewError, ReviewTarget, add_review, list_reviews
 
 if TYPE_CHECKING:
     from scenewatch.training.lora import TrainProgress, TrainResult, TrainSettings
@@ -66,6 +66,20 @@ def review(config: Config, target: ReviewTarget, target_id: int | None,
     """
     with _store(config) as store:
         return add_review(store, target, target_id, verdict, correction, **answer)
+
+
+def correction(label: str | None = None, start: float | None = None, end: float | None = None,
+               box: Sequence[float] | None = None, text: str | None = None) -> Correction | None:
+    """The corrected values as a :class:`Correction` (``None`` when nothing is corrected).
+
+    Raises:
+        ReviewError: an impossible correction (reversed span, bad box, empty label).
+    """
+    if box is not None and len(box) != 4:
+        raise ReviewError(f"a corrected box is [x1, y1, x2, y2] (got {len(box)} numbers)")
+    fixed = Correction(label=label, start=start, end=end, text=text,
+                       box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box is not None else None)
+    return None if fixed.is_empty() else fixed
 
 
 def reviews(config: Config, target: ReviewTarget | None = None, source_id: str | None = None,
@@ -118,7 +132,7 @@ def train_region_tokens(result: TrainResult, data: Path, vision: Path, steps: in
 
     encoder = RegionEncoder.from_pretrained(str(vision))
     trained = train_regions(result.model, result.processor, encoder, region_examples(data), steps=steps)
-    return save_projector(trained.projector, result.out)
+    return save_projector(trained.projector, result.out, encoder=vision)
 
 
 def merge_adapter(base: str, adapter: Path, out: Path) -> Path:

@@ -3,7 +3,9 @@
 The vision tower stays frozen; LoRA adapters go on the language model's attention and MLP projections
 (``q/k/v/o_proj``, ``gate/up/down_proj``) unless ``target`` says otherwise. QLoRA loads the base in
 4-bit NF4 with bitsandbytes, which needs a CUDA GPU; asking for it without one is an error, not a
-silent fallback.
+silent fallback. When ``unsloth`` is installed and a CUDA GPU is present, the base is loaded and
+wrapped through Unsloth's ``FastVisionModel`` instead (same adapters, less memory); otherwise
+``transformers`` + ``peft``.
 
 Each clip is shown as ``frames`` images sampled evenly over it, each preceded by its clip time
 (``0.0s:``), because answers name clip times; this also avoids the video processor (which needs
@@ -32,6 +34,7 @@ from scenewatch._settings_base import Section
 from scenewatch.errors import BackendUnavailable, ScenewatchError
 from scenewatch.training.dataset import read_records
 from scenewatch.training.formats import VIDEO_TAG, turns
+from scenewatch.training.processor import load_processor
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ class TrainSettings(Section):
     seed: int = 0
     resume: bool = Field(True, description="continue from the newest checkpoint in out/checkpoints")
     gradient_checkpointing: bool = Field(True, description="trade compute for memory (CUDA only)")
+    unsloth: bool = Field(True, description="load and wrap with Unsloth when it is installed and a CUDA GPU is present")
 
 
 @dataclass(frozen=True)
@@ -200,25 +204,56 @@ def _fit(image: Any, max_pixels: int) -> Any:
     return image.resize((max(28, int(w * s)), max(28, int(h * s))))
 
 
-def load_base(base: str, qlora: bool) -> tuple[Any, Any]:
-    """The base model and processor from a directory (4-bit when ``qlora``)."""
+def unsloth_loader() -> Any:
+    """Unsloth's ``FastVisionModel`` (or, in older releases, ``FastLanguageModel``) when it can be used here.
+
+    Unsloth patches ``transformers`` for faster, leaner LoRA, but only on a CUDA GPU; without ``unsloth``
+    installed, or without CUDA, this is ``None`` and the plain ``transformers`` + ``peft`` path runs.
+    """
+    import importlib
+    import importlib.util
+
+    import torch
+
+    if importlib.util.find_spec("unsloth") is None or not torch.cuda.is_available():
+        return None
+    try:
+        unsloth = importlib.import_module("unsloth")
+    except Exception as exc:  # a broken install must not stop training: the plain path still works
+        log.warning("unsloth is installed but does not import (%s); using transformers + peft", exc)
+        return None
+    return getattr(unsloth, "FastVisionModel", None) or getattr(unsloth, "FastLanguageModel", None)
+
+
+def load_base(base: str, qlora: bool, fast: Any = None) -> tuple[Any, Any]:
+    """The base model and processor from a directory (4-bit when ``qlora``).
+
+    Args:
+        base: model directory.
+        qlora: load the weights in 4-bit NF4.
+        fast: Unsloth's loader (:func:`unsloth_loader`); ``None`` loads with ``transformers``.
+    """
     try:
         import torch
         import transformers
     except ImportError:
         raise BackendUnavailable("training needs torch, transformers and peft: "
                                  "pip install 'scenewatch[train]'") from None
-    kwargs: dict[str, Any] = {}
     if qlora:
         require_cuda_for_qlora()
+    if fast is not None:
+        model, processor = fast.from_pretrained(base, load_in_4bit=qlora, use_gradient_checkpointing="unsloth")
+        log.info("loaded %s with Unsloth (%s)", base, getattr(fast, "__name__", "unsloth"))
+        return model, processor
+    kwargs: dict[str, Any] = {}
+    if qlora:
         kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16)
         kwargs["device_map"] = {"": 0}
     kwargs["dtype"] = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     model = transformers.AutoModelForImageTextToText.from_pretrained(base, **kwargs)
-    processor = transformers.AutoProcessor.from_pretrained(base)
-    return model, processor
+    return model, load_processor(base)
 
 
 def require_cuda_for_qlora() -> None:
@@ -234,8 +269,18 @@ def require_cuda_for_qlora() -> None:
         raise BackendUnavailable("--qlora needs bitsandbytes: pip install bitsandbytes") from None
 
 
-def wrap_lora(model: Any, settings: TrainSettings) -> Any:
-    """Freeze the base and add LoRA adapters (vision tower frozen and adapter-free by default)."""
+def wrap_lora(model: Any, settings: TrainSettings, fast: Any = None) -> Any:
+    """Freeze the base and add LoRA adapters (vision tower frozen and adapter-free by default).
+
+    With Unsloth's loader (``fast``) its own ``get_peft_model`` adds them to the same modules.
+    """
+    if fast is not None:
+        extra: dict[str, Any] = {"target_modules": list(LM_PROJECTIONS)}
+        if getattr(fast, "__name__", "") == "FastVisionModel":  # it picks the modules by tower and kind
+            extra = {"finetune_vision_layers": settings.target == "all", "finetune_language_layers": True,
+                     "finetune_attention_modules": True, "finetune_mlp_modules": True}
+        return fast.get_peft_model(model, r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                                   bias="none", random_state=settings.seed, **extra)
     try:
         import peft
     except ImportError:
@@ -344,14 +389,16 @@ def train(settings: TrainSettings, on_progress: Callable[[TrainProgress], None] 
     train_set, eval_set = split_examples(examples, settings.eval_fraction, settings.seed)
     if not train_set:
         raise TrainingError("every clip went to the eval split; lower --eval-fraction")
+    fast = None
     if model is None:
-        model, processor = load_base(settings.base, settings.qlora)
-    if torch.cuda.is_available() and not settings.qlora:
+        fast = unsloth_loader() if settings.unsloth else None
+        model, processor = load_base(settings.base, settings.qlora, fast)
+    if torch.cuda.is_available() and not settings.qlora and fast is None:
         model = model.to("cuda")
-    if settings.gradient_checkpointing and torch.cuda.is_available():
+    if settings.gradient_checkpointing and torch.cuda.is_available() and fast is None:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
-    model = wrap_lora(model, settings)
+    model = wrap_lora(model, settings, fast)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
     per_epoch = math.ceil(len(train_set) / settings.grad_accum)

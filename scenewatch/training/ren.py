@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from scenewatch.errors import BackendUnavailable
+from scenewatch.errors import BackendUnavailable, ConfigError
 from scenewatch.training.dataset import read_records
 
 REGION_TOKEN = "<region>"
@@ -136,9 +137,59 @@ def region_token_id(processor: Any, model: Any) -> int:
     tid = tok.convert_tokens_to_ids(REGION_TOKEN)
     if tid is None or tid == tok.unk_token_id:
         tok.add_special_tokens({"additional_special_tokens": [REGION_TOKEN]})
-        model.resize_token_embeddings(len(tok))
         tid = tok.convert_tokens_to_ids(REGION_TOKEN)
+    # Qwen's embedding table is padded past the tokenizer (151,936 rows for 151,665 tokens): grow it only
+    # when the new id falls outside, never shrink it to the tokenizer's length.
+    if int(tid) >= int(model.get_input_embeddings().weight.shape[0]):
+        model.resize_token_embeddings(len(tok))
     return int(tid)
+
+
+def place_regions(embeds: Any, ids: Any, token_id: int, regions: Any) -> Any:
+    """Token embeddings ``[b, n, d]`` with the ``<region>`` positions of ``ids`` replaced by ``regions`` ``[k, d]``.
+
+    The ``k`` region vectors fill the placeholders in reading order. Training and the full-tier
+    reasoner both insert region tokens through this function.
+
+    Raises:
+        ValueError: the prompt holds a different number of ``<region>`` placeholders than vectors.
+    """
+    where = ids == token_id
+    if int(where.sum()) != int(regions.shape[0]):
+        raise ValueError(f"the prompt has {int(where.sum())} {REGION_TOKEN} placeholder(s) for "
+                         f"{int(regions.shape[0])} region(s)")
+    embeds = embeds.clone()
+    embeds[where] = regions.to(device=embeds.device, dtype=embeds.dtype)
+    return embeds
+
+
+@contextmanager
+def regions_inserted(model: Any, token_id: int, regions: Any) -> Iterator[None]:
+    """Within the block, the model's first embedding of a prompt carries ``regions`` at its ``<region>`` tokens.
+
+    A forward hook on the input embeddings applies :func:`place_regions` to the prompt (the first call
+    that holds all the placeholders), so ``generate`` with ``input_ids`` and images works unchanged; the
+    tokens generated afterwards are embedded as usual.
+    """
+    layer = model.get_input_embeddings()
+    done = False
+
+    def hook(_module: Any, args: tuple[Any, ...], output: Any) -> Any:
+        nonlocal done
+        ids = args[0] if args else None
+        if done or ids is None or int((ids == token_id).sum()) != int(regions.shape[0]):
+            return output
+        done = True
+        return place_regions(output, ids, token_id, regions)
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+    if not done:
+        raise ValueError(f"the prompt never showed its {int(regions.shape[0])} {REGION_TOKEN} placeholder(s) "
+                         "to the model")
 
 
 def _prompt_ids(processor: Any, question: str) -> Any:
@@ -148,11 +199,7 @@ def _prompt_ids(processor: Any, question: str) -> Any:
 
 
 def _embeds(model: Any, ids: Any, token_id: int, region: Any) -> Any:
-    embeds = model.get_input_embeddings()(ids)
-    where = ids[0] == token_id
-    embeds = embeds.clone()
-    embeds[0, where] = region.to(embeds.dtype)
-    return embeds
+    return place_regions(model.get_input_embeddings()(ids), ids, token_id, region)
 
 
 def region_loss(model: Any, processor: Any, token_id: int, region: Any, label: str,
@@ -256,14 +303,22 @@ def train_regions(model: Any, processor: Any, encoder: RegionEncoder, examples: 
     return RegionTraining(projector.eval(), token_id, losses)
 
 
-def save_projector(projector: Any, out: Path) -> Path:
-    """Write the projector (``region_projector.safetensors`` + its shape in ``region_projector.json``)."""
+def save_projector(projector: Any, out: Path, encoder: str | Path | None = None) -> Path:
+    """Write the projector (``region_projector.safetensors`` + its shape in ``region_projector.json``).
+
+    Args:
+        projector: from :func:`train_regions`.
+        out: folder (the adapter's).
+        encoder: the vision model directory it was trained on, recorded so the reasoner can load both.
+    """
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in projector.state_dict().items()}, str(out / "region_projector.safetensors"))
     first, last = projector[1], projector[3]
-    shape = {"vision_dim": first.in_features, "hidden": first.out_features, "lm_dim": last.out_features}
+    shape: dict[str, Any] = {"vision_dim": first.in_features, "hidden": first.out_features, "lm_dim": last.out_features}
+    if encoder is not None:
+        shape["encoder"] = str(Path(encoder).resolve())
     (out / "region_projector.json").write_text(json.dumps(shape) + "\n")
     return out / "region_projector.safetensors"
 
@@ -276,3 +331,65 @@ def load_projector(folder: Path) -> Any:
     projector = build_projector(shape["vision_dim"], shape["lm_dim"], shape["hidden"])
     projector.load_state_dict(load_file(str(folder / "region_projector.safetensors")))
     return projector.eval()
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region of a frame to ask about: a box in frame pixels (or a mask) on an RGB frame."""
+
+    image: NDArray[np.uint8]
+    box: Box | None
+    mask: NDArray[np.bool_] | None = None
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 3 or self.image.shape[2] != 3:
+            raise ValueError(f"a region's frame must be H×W×3 RGB, not {self.image.shape}")
+        if self.box is None and self.mask is None:
+            raise ValueError("a region needs a box or a mask")
+        if self.box is not None:
+            x1, y1, x2, y2 = self.box
+            h, w = self.image.shape[:2]
+            if not (0 <= x1 < x2 <= w + 1 and 0 <= y1 < y2 <= h + 1):
+                raise ValueError(f"box {self.box} is not inside the {w}x{h} frame")
+
+
+@dataclass
+class RegionTokens:
+    """A trained projector with its encoder: regions of frames → embeddings for ``<region>`` tokens."""
+
+    projector: Any
+    encoder: RegionEncoder
+    token_id: int
+
+    def vectors(self, regions: Sequence[Region]) -> Any:
+        """``[k, lm_dim]`` embeddings of the regions (pooled encoder features through the projector)."""
+        import torch
+
+        with torch.no_grad():
+            pooled = torch.stack([self.encoder.pool(r.image, r.box, r.mask) for r in regions])
+            device = next(self.projector.parameters()).device
+            return self.projector(pooled.to(device=device, dtype=next(self.projector.parameters()).dtype))
+
+
+def load_region_tokens(folder: Path, model: Any, processor: Any, encoder: RegionEncoder | None = None
+                       ) -> RegionTokens:
+    """The projector in ``folder`` with its encoder (the one recorded at training unless given), on ``model``'s device.
+
+    Raises:
+        ConfigError: no projector in the folder, or no encoder recorded and none given.
+    """
+    folder = Path(folder)
+    if folder.is_file():
+        folder = folder.parent
+    meta = folder / "region_projector.json"
+    if not meta.is_file():
+        raise ConfigError(f"no region projector in {folder} (train one with `scenewatch train lora --region-tokens`)")
+    if encoder is None:
+        recorded = json.loads(meta.read_text()).get("encoder")
+        if not recorded:
+            raise ConfigError(f"{meta} does not record its vision encoder; retrain with --region-tokens")
+        encoder = RegionEncoder.from_pretrained(str(recorded))
+    device = next(model.parameters()).device
+    encoder.model.to(device)
+    token_id = region_token_id(processor, model)
+    return RegionTokens(load_projector(folder).to(device), encoder, token_id)

@@ -8,6 +8,7 @@ subscriber exactly once, in order, across a broker kill (SIGKILL) and restart.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -35,7 +36,9 @@ class Broker:
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                             f"persistence_location {workdir}/\nautosave_interval 1\n")
+                             f"persistence_location {workdir}/\nautosave_interval 1\n"
+                             # as root, mosquitto drops to the ``mosquitto`` user, which cannot save in workdir
+                             + ("user root\n" if os.geteuid() == 0 else ""))
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -193,5 +196,66 @@ def test_presence_counts_follow_the_analysed_time(broker: Broker, tmp_path: Path
         sensor = json.loads(sub.topic("homeassistant/binary_sensor/scenewatch_yard/person/config")[-1])
         assert sensor["device_class"] == "occupancy" and sensor["device"]["identifiers"] == ["scenewatch_yard"]
     finally:
+        publisher.stop()
+        sub.stop()
+
+
+def test_review_sends_update_once_each_after_new(broker: Broker, scene_db: Path) -> None:
+    """Acknowledge, false positive and a review from the API → one ``update`` each, after ``new``;
+    a review made while the broker is down arrives once after it is back; ``end`` still follows."""
+    from fastapi.testclient import TestClient
+
+    from scenewatch.api.app import create_app
+    from tests.api.serving_helpers import PASSWORD
+
+    config = make_config(scene_db, serve={"mqtt": {"enabled": True, "port": broker.port, "poll_interval": 0.2}})
+    with TimelineStore(scene_db) as store:
+        source_id = store.list_sources()[0]["id"]
+    sub = Subscriber(broker.port)
+    wait_for(lambda: sub.client.is_connected(), 10, "subscriber")
+    time.sleep(1.5)  # let mosquitto autosave the persistent subscription (it is killed below)
+    publisher = MqttPublisher(config).start()
+    api = TestClient(create_app(config))
+    try:
+        assert api.post("/api/auth/login", json={"password": PASSWORD}).status_code == 200
+        events = api.get("/api/events", params={"limit": 100}).json()["items"]
+        doorbell = next(e for e in events if "doorbell" in e["rule"])
+        other = next(e for e in events if e["id"] != doorbell["id"])
+        with TimelineStore(scene_db) as store:
+            third = store.add_event(Event(rule="review-test", source_id=source_id, start=25.0, end=26.0,
+                                          title="review-test", summary="stored by the test"))
+        wait_for(lambda: {third} <= {e["event_id"] for e in sub.events() if e["type"] == "new"}, 30,
+                 "new for the test event")  # a fresh broker: earlier events may already be published
+
+        def updates() -> list[dict[str, Any]]:
+            return [e for e in sub.events() if e["type"] == "update"]
+
+        assert api.post(f"/api/events/{doorbell['id']}/ack").status_code == 200
+        assert api.post(f"/api/events/{other['id']}/false-positive").status_code == 200
+        r = api.post(f"/api/reviews/events/{third}", json={"verdict": "wrong", "note": "test"})
+        assert r.status_code == 201, r.text
+        wait_for(lambda: len(updates()) >= 3, 20, "three updates")
+        by_id = {u["event_id"]: u for u in updates()}
+        assert by_id[doorbell["id"]]["state"] == "reviewed" and by_id[doorbell["id"]]["false_positive"] is False
+        assert by_id[other["id"]]["false_positive"] is True
+        assert by_id[third]["false_positive"] is True and by_id[third]["note"] == "test"
+        assert abs(by_id[doorbell["id"]]["start"] - 12.0) < 0.6 and by_id[doorbell["id"]]["source_id"] == source_id
+        ha = [json.loads(p) for p in sub.topic(f"scenewatch/{slug(source_id)}/event")]
+        assert sum(m["event_type"] == "update" for m in ha) == 3
+
+        broker.kill()
+        wait_for(lambda: not publisher.connected, 10, "the publisher to notice the broker is gone")
+        assert api.patch(f"/api/events/{doorbell['id']}", json={"note": "seen while down"}).status_code == 200
+        time.sleep(0.6)
+        broker.start()
+        wait_for(lambda: any(u.get("note") == "seen while down" for u in updates()), 30, "the update after restart")
+        wait_for(lambda: any(e["type"] == "end" and e["event_id"] == third for e in sub.events()), 30, "end")
+        time.sleep(1.5)  # a duplicate would arrive within this
+        seen = [(u["event_id"], u["note"], u["false_positive"]) for u in updates()]
+        assert len(seen) == len(set(seen)) == 4, seen  # one per review, none lost or repeated
+        order = [(e["event_id"], e["type"]) for e in sub.events()]
+        assert order.index((third, "new")) < order.index((third, "update"))
+    finally:
+        api.close()
         publisher.stop()
         sub.stop()

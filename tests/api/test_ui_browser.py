@@ -127,6 +127,16 @@ def test_ui_flows(server: tuple[str, subprocess.Popen[bytes]], scene_db: Path, v
             span.click()
             expect(page.locator("#box")).to_be_visible()
             assert abs(_video_time(page) - look) < 0.1
+            expect(page.locator("#review-form")).to_be_visible()  # review the clicked span (issue #20)
+            span_id = int(span.get_attribute("data-obs") or 0)
+            expect(page.locator("#rv-status")).to_have_text(f"row #{span_id}")
+            page.fill("#rv-text", "PRIORITY MAIL (checked)")
+            page.click("#rv-save")
+            expect(page.locator("#rv-status")).to_contain_text("corrected ✓")
+            reviews = httpx.get(f"{base}/api/reviews", params={"target": "observation"},
+                                headers={"Authorization": f"Bearer {token}"}).json()
+            mine = [r for r in reviews if r["target_id"] == span_id][-1]
+            assert mine["correction"]["text"] == "PRIORITY MAIL (checked)" and mine["correction"]["label"] is None
             _no_horizontal_scroll(page)
             shot(page, "timeline")
 
@@ -179,8 +189,27 @@ def test_ui_flows(server: tuple[str, subprocess.Popen[bytes]], scene_db: Path, v
             assert page.locator("#events li").count() == before + 1
             page.locator(f'#events li[data-event="{eid}"] button', has_text="Reviewed").click()
             expect(page.locator(f'#events li[data-event="{eid}"] .badge').first).to_have_text("reviewed")
+            page.locator(f'#events li[data-event="{eid}"] button[data-verdict="wrong"]').click()
+            expect(page.locator(f'#events li[data-event="{eid}"] .badge').first).to_have_text("false positive")
             _no_horizontal_scroll(page)
             shot(page, "events")
+
+            # Tokens: create (shown once), then revoke (issue #19)
+            page.click("#nav-tokens")
+            page.fill("#token-name", f"browser {viewport}")
+            page.click("#token-form button")
+            secret = page.locator("#token-value")
+            expect(secret).to_contain_text("sw_")
+            value = secret.inner_text().strip()
+            assert httpx.get(f"{base}/api/events", headers={"Authorization": f"Bearer {value}"}).status_code == 200
+            row = page.locator("#tokens li", has_text=f"browser {viewport}")
+            assert value not in row.inner_text()  # the list shows only a prefix
+            page.once("dialog", lambda d: d.accept())
+            row.locator("button", has_text="Revoke").click()
+            expect(row.locator(".badge")).to_have_text("revoked")
+            assert httpx.get(f"{base}/api/events", headers={"Authorization": f"Bearer {value}"}).status_code == 401
+            _no_horizontal_scroll(page)
+            shot(page, "tokens")
         finally:
             browser.close()
 

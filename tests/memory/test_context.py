@@ -132,6 +132,7 @@ def test_open_questions_pick_evidence_by_meaning_when_handed_an_embedder(timelin
     from scenewatch.memory.context import select_for_question
     from scenewatch.reasoning.answer import ask
     from scenewatch.reasoning.retrieve import OverviewResult
+    from scenewatch.reasoning.story import StoryResult
     from scenewatch.spans import merge_spans
 
     rows, _ = looped_timeline(minutes=3)
@@ -148,4 +149,5 @@ def test_open_questions_pick_evidence_by_meaning_when_handed_an_embedder(timelin
     assert len({(s.kind, s.label.lower(), s.text.lower()) for s in by_meaning}) == len(by_meaning)  # one per thing
     result = ask(timeline, "What happened?", embedder=embedder)  # an open question, through ask
     (finding,) = result.findings
-    assert isinstance(finding.result, OverviewResult) and finding.found and 1 <= len(result.answer.evidence) <= 8
+    assert isinstance(finding.result, OverviewResult | StoryResult) and finding.found
+    assert 1 <= len(result.answer.evidence) <= 8

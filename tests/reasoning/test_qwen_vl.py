@@ -1,9 +1,10 @@
 """Qwen2.5-VL full tier with a tiny random config and a processor built in the test (no hub).
 
 The processor is assembled from local parts: a word-level tokenizer holding Qwen's special
-tokens, the chat template, and the (PIL) Qwen2-VL image processor with a pixel budget. It is
-image-only because the video processor needs torchvision, which does not install beside the CPU
-torch here; with torchvision a real ``AutoProcessor`` takes its place.
+tokens, the chat template, and the (PIL) Qwen2-VL image processor with a pixel budget, in the
+package's image-only processor (:mod:`scenewatch.training.processor`), because the video processor
+needs torchvision, which does not install beside the CPU torch here; with torchvision a real
+``AutoProcessor`` takes its place.
 """
 
 from __future__ import annotations
@@ -36,17 +37,10 @@ def tiny():  # type: ignore[no-untyped-def]
     fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>",
                                                 pad_token="<|endoftext|>", unk_token="[UNK]")
 
-    class ImageOnlyProcessor(transformers.Qwen2_5_VLProcessor):  # type: ignore[misc]
-        attributes = ["image_processor", "tokenizer"]  # noqa: RUF012 (overrides the parent list)
-
-        def __init__(self, image_processor, tokenizer, chat_template):  # type: ignore[no-untyped-def]
-            transformers.ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
-            self.image_token, self.video_token = "<|image_pad|>", "<|video_pad|>"
-            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+    from scenewatch.training.processor import image_only_processor
 
     image_processor = transformers.Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=MAX_PIXELS)
-    processor = ImageOnlyProcessor(image_processor, fast, TEMPLATE)
+    processor = image_only_processor(image_processor, fast, TEMPLATE)
     ids = {t: vocab[t] for t in SPECIALS}
     torch.manual_seed(0)
     cfg = transformers.Qwen2_5_VLConfig(
@@ -83,3 +77,23 @@ def test_generates_text_with_a_frame(tiny) -> None:  # type: ignore[no-untyped-d
     assert isinstance(out, str)
     text_only = reasoner.complete([Message("user", "Describe.")], max_tokens=2)
     assert isinstance(text_only, str)
+
+
+def test_a_saved_processor_loads_back_without_torchvision(tiny, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from scenewatch.training.processor import load_processor
+
+    reasoner, _ = tiny
+    reasoner.processor.save_pretrained(tmp_path)
+    loaded = load_processor(str(tmp_path), min_pixels=28 * 28, max_pixels=MAX_PIXELS)
+    frame = (np.arange(360 * 640 * 3) % 251).astype(np.uint8).reshape(360, 640, 3)
+    want = reasoner._inputs([Message("user", "Describe.")], None, [frame])
+    reasoner.processor, original = loaded, reasoner.processor
+    try:
+        got = reasoner._inputs([Message("user", "Describe.")], None, [frame])
+    finally:
+        reasoner.processor = original
+    assert got["input_ids"].tolist() == want["input_ids"].tolist()
+    assert torch.equal(got["image_grid_thw"], want["image_grid_thw"])
+    assert torch.allclose(got["pixel_values"], want["pixel_values"])

@@ -1,10 +1,12 @@
 """A tiny random Qwen2.5-VL and a word-level processor for training tests (no weights downloaded).
 
-The tokenizer's vocabulary covers the words of a given dataset; the processor is the image-only one of
-tests/reasoning/test_qwen_vl.py, because the video processor needs torchvision, which does not install
-beside the CPU torch here. ``initializer_range`` is raised so that a random LM head can express
-confident predictions; with the default 0.02 every logit stays near zero and no adapter can lower the
-loss far below uniform.
+The tokenizer's vocabulary covers the words of a given dataset; the processor is the package's
+image-only Qwen-VL processor (:mod:`scenewatch.training.processor`), because the video processor needs
+torchvision, which does not install beside the CPU torch here. :func:`save_tiny` writes both to a
+folder that ``scenewatch train`` loads like a downloaded model.
+
+``initializer_range`` is raised so that a random LM head can express confident predictions; with the
+default 0.02 every logit stays near zero and no adapter can lower the loss far below uniform.
 """
 
 from __future__ import annotations
@@ -41,17 +43,10 @@ def tiny_vl(words: list[str], seed: int = 0, init: float = 0.5) -> tuple[Any, An
     fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>",
                                                 pad_token="<|endoftext|>", unk_token="[UNK]")
 
-    class ImageOnlyProcessor(transformers.Qwen2_5_VLProcessor):  # type: ignore[misc]
-        attributes = ["image_processor", "tokenizer"]  # noqa: RUF012 (overrides the parent list)
-
-        def __init__(self, image_processor, tokenizer, chat_template):  # type: ignore[no-untyped-def]
-            transformers.ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
-            self.image_token, self.video_token = "<|image_pad|>", "<|video_pad|>"
-            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+    from scenewatch.training.processor import image_only_processor
 
     image_processor = transformers.Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=MAX_PIXELS)
-    processor = ImageOnlyProcessor(image_processor, fast, TEMPLATE)
+    processor = image_only_processor(image_processor, fast, TEMPLATE)
     ids = {t: vocab[t] for t in SPECIALS}
     torch.manual_seed(seed)
     cfg = transformers.Qwen2_5_VLConfig(
@@ -77,3 +72,10 @@ def dataset_words(path: Path) -> list[str]:
         for turn in json.loads(line)["conversations"]:
             words += re.findall(SPLIT, turn["value"])
     return sorted(set(words) | {f"{i}" for i in range(10)})
+
+
+def save_tiny(model: Any, processor: Any, folder: Path) -> Path:
+    """Write the tiny model and its processor (tokenizer, image processor, chat template) as a model folder."""
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

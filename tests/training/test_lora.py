@@ -109,3 +109,47 @@ def test_qlora_without_cuda_is_a_clear_error(exported: Path, tmp_path: Path) -> 
 
     with pytest.raises(TrainingError, match="needs a CUDA GPU"):
         train(_settings(exported, tmp_path / "q", qlora=True))
+
+
+def test_unsloth_loads_and_wraps_only_when_installed_with_cuda(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+                                                               ) -> None:
+    import importlib.machinery
+    import importlib.util
+    import sys
+    import types
+
+    torch = pytest.importorskip("torch")
+    from scenewatch.training import lora
+
+    if importlib.util.find_spec("unsloth") is None or not torch.cuda.is_available():
+        assert lora.unsloth_loader() is None  # the plain transformers + peft path
+
+    calls: list[tuple[str, Any, dict[str, Any]]] = []
+
+    class FastVisionModel:  # stands in for unsloth's; the real package is never imported here
+        @staticmethod
+        def from_pretrained(base: str, **kwargs: Any) -> tuple[str, str]:
+            calls.append(("load", base, kwargs))
+            return "fast-model", "fast-processor"
+
+        @staticmethod
+        def get_peft_model(model: Any, **kwargs: Any) -> str:
+            calls.append(("peft", model, kwargs))
+            return "fast-peft"
+
+    fake = types.ModuleType("unsloth")
+    fake.__spec__ = importlib.machinery.ModuleSpec("unsloth", None)
+    fake.FastVisionModel = FastVisionModel  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "unsloth", fake)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert lora.unsloth_loader() is None  # installed, but Unsloth needs CUDA
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    fast = lora.unsloth_loader()
+    assert fast is FastVisionModel
+    assert lora.load_base("some/base", qlora=False, fast=fast) == ("fast-model", "fast-processor")
+    settings = _settings(tmp_path / "data.jsonl", tmp_path / "out")
+    assert lora.wrap_lora("fast-model", settings, fast) == "fast-peft"
+    (_, base, load_kwargs), (_, wrapped, peft_kwargs) = calls
+    assert base == "some/base" and load_kwargs["load_in_4bit"] is False and wrapped == "fast-model"
+    assert peft_kwargs["r"] == 8 and peft_kwargs["lora_alpha"] == 16 and peft_kwargs["finetune_language_layers"]
+    assert peft_kwargs["finetune_vision_layers"] is False  # the vision tower stays frozen by default

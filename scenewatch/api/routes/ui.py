@@ -11,7 +11,8 @@ from scenewatch.api.auth import Principal
 from scenewatch.api.deps import principal
 from scenewatch.ui import STATIC_DIR, TEMPLATES_DIR
 
-PAGES = {"live": "Live", "timeline": "Timeline", "search": "Search", "events": "Events", "ask": "Ask"}
+PAGES = {"live": "Live", "timeline": "Timeline", "search": "Search", "events": "Events", "ask": "Ask",
+         "tokens": "Tokens"}
 
 
 def mount(app: FastAPI) -> None:

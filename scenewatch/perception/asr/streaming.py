@@ -56,6 +56,7 @@ class StreamingTranscriber:
         self._wall: float | None = None
         self._last_word: Word | None = None
         self._committed_until: float | None = None
+        self._split_from: float | None = None  # start of a sentence the last window finalised only in part
 
     @property
     def buffered_seconds(self) -> float:
@@ -90,16 +91,23 @@ class StreamingTranscriber:
     def resume_point(self) -> float | None:
         """Where un-emitted speech begins: the window start, past words already committed.
 
+        When the last window finalised a sentence only in part (its stable words), this is that
+        sentence's start instead: the runner drops the partial row (rows starting at or after the
+        watermark go) and a resumed run hears the whole sentence again from its start, with the
+        context an uninterrupted run had, rather than from a cut between two of its words, where
+        Whisper tends to skip the first fragment.
+
         ``None`` when nothing is buffered. The runner commits this as the speech stage's
         watermark, so a killed run re-transcribes the open window instead of losing it.
         """
         if self._start is None:
             return None
-        return max(self._start, self._committed_until or self._start)
+        point = max(self._start, self._committed_until or self._start)
+        return point if self._split_from is None else min(point, self._split_from)
 
     def _reset_buffer(self) -> None:
         self._parts, self._count, self._start, self._wall = [], 0, None, None
-        self._committed_until = None
+        self._committed_until = self._split_from = None
 
     def _after_committed(self, segments: Iterable[TranscriptSegment]) -> list[TranscriptSegment]:
         """Drop words (and segments) of the re-heard left context, already emitted by the last window."""
@@ -125,6 +133,7 @@ class StreamingTranscriber:
         window = AudioChunk(np.ascontiguousarray(samples[:take]), self._start, self._source_id, wall_time=self._wall)
         segments = self._drop_repeat(self._after_committed(self.transcriber.transcribe(window)), window.start)
         keep_from = window.end
+        self._split_from = None
         if final:
             committed = segments
         else:
@@ -167,6 +176,7 @@ class StreamingTranscriber:
                 done.append(_from_words(first, stable))
                 next_start = first.words[len(stable)].start if len(stable) < len(first.words) else first.end
                 split_from = first.start
+                self._split_from = min(first.start, stable[0].start)
         if not done:
             cut = limit if next_start is None else min(next_start, limit)
         else:
@@ -176,6 +186,7 @@ class StreamingTranscriber:
         if cut - start < 0.5 and later:
             # A segment without usable word times spans the stable limit: finalise it whole to keep moving.
             cut = min(max(later[0].end, start + 0.5), end)
+            self._split_from = None
             return [*done, later[0]], cut, cut
         keep_from = cut if split_from is None else max(split_from, start + self.window / 2, start + 0.5)
         return done, cut, min(keep_from, cut)

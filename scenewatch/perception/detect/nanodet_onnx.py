@@ -27,21 +27,11 @@ from scenewatch.perception.detect import human_models
 from scenewatch.perception.detect.boxes import nms
 from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.types import Detections, Frame
+from scenewatch.vocabulary.labels import COCO_LABELS
 from scenewatch.weights import sha256_file
 
 log = logging.getLogger(__name__)
 
-COCO_LABELS: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
-    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase",
-    "scissors", "teddy bear", "hair drier", "toothbrush",
-)
 _LABEL_INDEX = {name: i for i, name in enumerate(COCO_LABELS)}
 
 INPUT_SIZE = 416

@@ -63,12 +63,17 @@ class _WholeChunkStream:
         return []
 
 
-def _stream_for(tagger: SoundTagger, settings: SoundSettings) -> _WholeChunkStream | SoundStream:
-    """A chunk-by-chunk event stream: continuous patches for patch scorers, else per chunk."""
+def _stream_for(
+    tagger: SoundTagger, settings: SoundSettings, resumable: bool = False
+) -> _WholeChunkStream | SoundStream:
+    """A chunk-by-chunk event stream: continuous patches for patch scorers, else per chunk.
+
+    ``resumable``: a first chunk after the media's start continues an earlier run (see :class:`SoundStream`).
+    """
     from scenewatch.perception.sounds.events import SoundStream
 
     if hasattr(tagger, "score_patches") and hasattr(tagger, "labels"):
-        return SoundStream(tagger, settings)  # type: ignore[arg-type]
+        return SoundStream(tagger, settings, resumable=resumable)  # type: ignore[arg-type]
     return _WholeChunkStream(tagger)
 
 

@@ -248,16 +248,33 @@ class SoundStream:
 
     Memory is bounded: less than one patch of samples, and the closed spans that may still join an
     open occurrence (at most 30 s of them), are held.
+
+    Resuming is exact: :meth:`resume_point` is a patch of the grid before which everything is
+    emitted and at which the tracker holds nothing, so a stream started there (with
+    ``resumable=True``) scores the same patches from the same empty state and emits the very
+    events an uninterrupted stream emits.
+
+    Args:
+        scorer: the patch tagger.
+        settings: thresholds and gaps.
+        resumable: a first chunk that starts after the media's first patch continues audio heard
+            by an earlier run (the pipeline resumes there): its first patch stands for its central
+            hop only, as it did in that run. Otherwise (a clip tagged on its own) the first patch
+            also stands for the lead-in before it.
     """
 
-    def __init__(self, scorer: PatchScorer, settings: SoundSettings | None = None) -> None:
+    def __init__(self, scorer: PatchScorer, settings: SoundSettings | None = None, resumable: bool = False) -> None:
         self.scorer = scorer
         self.settings = settings or SoundSettings()
+        self.resumable = resumable
         self.tracker = EventTracker(scorer.labels, self.settings)
         self._buf = np.zeros(0, np.float32)
         self._buf_start: float | None = None
-        self._origin = 0.0  # stream start; times are origin + sample count, so they never drift
+        # Stream start as a whole sample of the media clock; times are (origin + sample count) / rate,
+        # so they never drift and a resumed stream computes bit-identical times.
+        self._origin = 0
         self._consumed = 0  # samples before the buffer's first one
+        self._started = False  # a first chunk was seen (later restarts follow a gap)
         self._pending: list[SoundEvent] = []
         self._first_patch = True
         self._covered = 0.0  # time up to which patches have been scored
@@ -272,8 +289,11 @@ class SoundStream:
             out.extend(self.flush())  # a gap in the stream: close everything before it
         samples = np.clip(np.nan_to_num(chunk.samples), -1.0, 1.0).astype(np.float32, copy=False)
         if self._buf_start is None:
-            self._buf_start, self._buf, self._first_patch = chunk.start, samples, True
-            self._origin, self._consumed = chunk.start, 0
+            self._origin, self._consumed = round(chunk.start * AUDIO_SAMPLE_RATE), 0
+            self._buf_start, self._buf = self._origin / AUDIO_SAMPLE_RATE, samples
+            continued = self.resumable and not self._started and self._origin >= self.scorer.hop_samples
+            self._first_patch = not continued
+            self._started = True
         else:
             self._buf = np.concatenate([self._buf, samples])
         out.extend(self._score(final=False))
@@ -298,9 +318,12 @@ class SoundStream:
             return None
         held = [e.start for e in self._pending] + [e.start for e in self.tracker.open_spans()]
         earliest = min([self._buf_start, *held])
-        # On the patch grid, so a resumed stream scores the very patches an uninterrupted one does.
-        hops = int((earliest - self._origin) * AUDIO_SAMPLE_RATE // self.scorer.hop_samples)
-        return self._origin + max(0, hops) * self.scorer.hop_samples / AUDIO_SAMPLE_RATE
+        # The patch an event starts in (each patch stands for its central hop, so the onset lies a
+        # little after the patch's first sample): a resumed stream scores the very patches an
+        # uninterrupted one does, starting from the same empty tracker, since nothing was open
+        # before the earliest held event.
+        hops = int(round(earliest * AUDIO_SAMPLE_RATE - self._origin) // self.scorer.hop_samples)
+        return (self._origin + max(0, hops) * self.scorer.hop_samples) / AUDIO_SAMPLE_RATE
 
     def _score(self, final: bool) -> list[SoundEvent]:
         assert self._buf_start is not None or not len(self._buf)
@@ -316,17 +339,18 @@ class SoundStream:
         scores = self.scorer.score_patches(buf[: (n - 1) * h + p])
         closed: list[SoundEvent] = []
         for k in range(n):
-            t0 = self._origin + (self._consumed + k * h) / AUDIO_SAMPLE_RATE
+            first = self._origin + self._consumed + k * h  # the patch's first sample on the media clock
             # Each patch stands for its central hop; the first one also for the lead-in.
-            lo = t0 if (self._first_patch and k == 0) else t0 + (p - h) / 2 / AUDIO_SAMPLE_RATE
-            hi = t0 + (p + h) / 2 / AUDIO_SAMPLE_RATE
+            lead_in = self._first_patch and k == 0
+            lo = (first if lead_in else first + (p - h) / 2) / AUDIO_SAMPLE_RATE
+            hi = (first + (p + h) / 2) / AUDIO_SAMPLE_RATE
             closed.extend(self.tracker.push(lo, hi, scores[k]))
             self._covered = hi
         self._first_patch = False
         consumed = n * h
         self._buf = self._buf[min(consumed, len(self._buf)):]
         self._consumed += consumed
-        self._buf_start = self._origin + self._consumed / AUDIO_SAMPLE_RATE
+        self._buf_start = (self._origin + self._consumed) / AUDIO_SAMPLE_RATE
         return self._release(closed)
 
     def _release(self, closed: list[SoundEvent]) -> list[SoundEvent]:

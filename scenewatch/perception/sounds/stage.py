@@ -34,7 +34,7 @@ class SoundStage(StreamingAudioStage[SoundEvent]):
     def __init__(self, ctx: StageContext, tagger: SoundTagger | None = None) -> None:
         """Build the configured tagger (raises BackendUnavailable if it is not installed)."""
         settings = ctx.settings.sounds
-        super().__init__(ctx.source.id, _stream_for(tagger or build_tagger(settings), settings))
+        super().__init__(ctx.source.id, _stream_for(tagger or build_tagger(settings), settings, resumable=True))
 
     def to_observation(self, item: SoundEvent, wall_start: float | None) -> Observation:
         """A ``sound`` row for an event that ended."""

@@ -63,6 +63,50 @@ function seek(sourceId, t, box, label) {
   else video.addEventListener("loadedmetadata", go, { once: true });
 }
 
+// ----------------------------------------------------------------- reviews
+// Only the fields a person changed are sent: the rest keep what the model perceived.
+function changedValues(initial, inputs) {
+  const out = {};
+  for (const [name, input] of Object.entries(inputs)) {
+    const raw = input.value.trim();
+    const was = initial[name] == null ? "" : (Array.isArray(initial[name]) ? initial[name].map((v) => Math.round(v)).join(",") : String(initial[name]));
+    if (raw === "" || raw === was) continue;
+    if (name === "start" || name === "end") out[name] = Number(raw);
+    else if (name === "box") out.box = raw.split(/[ ,]+/).map(Number);
+    else out[name] = raw;
+  }
+  return out;
+}
+
+function fillInputs(initial, inputs) {
+  for (const [name, input] of Object.entries(inputs)) {
+    const v = initial[name];
+    input.value = v == null ? "" : (Array.isArray(v) ? v.map((x) => Math.round(x)).join(",") : String(v));
+  }
+}
+
+// A small inline form: label / time span / box / text fields and a save button.
+function correctionForm(initial, onSave, names = ["label", "start", "end", "box", "text"]) {
+  const inputs = {};
+  const status = el("span", { class: "error" });
+  const fields = el("div", { class: "fields" });
+  for (const name of names) {
+    const attrs = name === "start" || name === "end" ? { type: "number", step: "0.01", min: "0" } : { type: "text" };
+    inputs[name] = el("input", { ...attrs, name, "data-field": name });
+    fields.append(el("label", {}, name, inputs[name]));
+  }
+  fillInputs(initial, inputs);
+  const form = el("form", { class: "review card" }, fields, el("div", { class: "row" },
+    el("button", { type: "submit", class: "small" }, "Save correction"), status));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const values = changedValues(initial, inputs);
+    if (!Object.keys(values).length) { status.textContent = "nothing changed"; return; }
+    try { await onSave(values); status.textContent = ""; } catch (err) { status.textContent = err.message; }
+  });
+  return form;
+}
+
 // ------------------------------------------------------------------- pages
 function eventItem(e, withActions) {
   const thumb = e.observation_ids.length ? `/api/media/observations/${e.observation_ids[0]}/thumbnail?width=240` : "";
@@ -75,7 +119,21 @@ function eventItem(e, withActions) {
   if (withActions) {
     const ack = el("button", { class: "small", onclick: async () => { await api(`/api/events/${e.id}/ack`, { method: "POST" }); state.textContent = "reviewed"; state.className = "badge"; } }, "Reviewed");
     const fp = el("button", { class: "small link", onclick: async () => { await api(`/api/events/${e.id}/false-positive`, { method: "POST" }); state.textContent = "false positive"; } }, "False positive");
-    body.append(el("div", { class: "row" }, ack, fp));
+    const verdict = (v) => async () => {
+      const res = await api(`/api/reviews/events/${e.id}`, { json: { verdict: v } });
+      state.textContent = res.event.false_positive ? "false positive" : res.event.state;
+      state.className = `badge ${v}`;
+    };
+    const fix = el("button", { class: "small link", onclick: () => { form.hidden = !form.hidden; } }, "Fix…");
+    const form = correctionForm({ label: e.payload.label || e.title, start: e.start, end: e.end, box: e.payload.box },
+      async (values) => {
+        const res = await api(`/api/reviews/events/${e.id}`, { json: values });
+        state.textContent = `corrected · ${res.event.state}`; state.className = "badge corrected"; form.hidden = true;
+      }, ["label", "start", "end", "box"]);
+    form.hidden = true;
+    body.append(el("div", { class: "row wrap" }, ack, fp,
+      el("button", { class: "small", "data-verdict": "correct", onclick: verdict("correct") }, "Correct"),
+      el("button", { class: "small", "data-verdict": "wrong", onclick: verdict("wrong") }, "Wrong"), fix), form);
   }
   const li = el("li", { "data-event": e.id });
   if (thumb) li.append(el("img", { src: thumb, alt: "", loading: "lazy" }));
@@ -116,6 +174,30 @@ async function pageLive() {
 const LANES = [["object", ["object"]], ["speech", ["speech"]], ["sound", ["sound"]], ["text", ["text"]],
   ["other", ["motion", "scene", "gap", "caption"]]];
 
+// The review bar under the player acts on the span last clicked (a row, or an event on the events lane).
+function reviewSpan(it) {
+  const form = $("#review-form");
+  if (!form) return;
+  const url = it.event ? `/api/reviews/events/${it.event}` : `/api/reviews/observations/${it.id}`;
+  const inputs = { label: $("#rv-label"), start: $("#rv-start"), end: $("#rv-end"), box: $("#rv-box"), text: $("#rv-text") };
+  fillInputs(it, inputs);
+  const status = $("#rv-status");
+  status.textContent = it.event ? `event #${it.event}` : `row #${it.id}`;
+  const send = async (values, what) => {
+    try { await api(url, { json: values }); status.textContent = `${what} ✓ (${it.event ? "event #" + it.event : "row #" + it.id})`; }
+    catch (err) { status.textContent = err.message; }
+  };
+  $("#rv-correct").onclick = () => send({ verdict: "correct" }, "marked correct");
+  $("#rv-wrong").onclick = () => send({ verdict: "wrong" }, "marked wrong");
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    const values = changedValues(it, inputs);
+    if (!Object.keys(values).length) { status.textContent = "nothing changed"; return; }
+    send(values, "corrected");
+  };
+  form.hidden = false;
+}
+
 async function pageTimeline() {
   const params = new URLSearchParams(location.search);
   const select = $("#tl-source"), zoom = $("#tl-zoom"), lanes = $("#lanes");
@@ -131,16 +213,18 @@ async function pageTimeline() {
       const div = el("div", { class: "lane", "data-lane": name }, el("span", { class: "name" }, name));
       for (const it of items) {
         const b = el("button", { class: `span ${cls}`, title: `${it.title} ${fmt(it.start)}–${fmt(it.end)}`,
-          "data-obs": it.id, onclick: () => { document.querySelectorAll(".span.sel").forEach((n) => n.classList.remove("sel")); b.classList.add("sel"); select.value && seek(select.value, it.at ?? it.start, it.box, it.title); $("#tl-now").textContent = `${it.title} at ${fmt(it.at ?? it.start)}`; } });
+          "data-obs": it.id, onclick: () => { document.querySelectorAll(".span.sel").forEach((n) => n.classList.remove("sel")); b.classList.add("sel"); select.value && seek(select.value, it.at ?? it.start, it.box, it.title); $("#tl-now").textContent = `${it.title} at ${fmt(it.at ?? it.start)}`; reviewSpan(it); } });
+        if (it.event) b.dataset.event = it.event;
         b.style.left = `${x(it.start)}px`;
         b.style.width = `${Math.max(6, x(it.end) - x(it.start))}px`;
         div.append(b);
       }
       return div;
     };
-    const mk = (o) => ({ id: o.id, start: o.start, end: o.end, at: lookAt(o), box: o.box, title: o.kind === "text" || o.kind === "speech" ? o.text : o.label });
+    const mk = (o) => ({ id: o.id, start: o.start, end: o.end, at: lookAt(o), box: o.box, label: o.label,
+      text: o.kind === "text" || o.kind === "speech" ? o.text : null, title: o.kind === "text" || o.kind === "speech" ? o.text : o.label });
     lanes.replaceChildren(...LANES.map(([name, kinds]) => lane(name, rows.filter((o) => kinds.includes(o.kind)).map(mk), name)),
-      lane("events", events.map((e) => ({ id: e.observation_ids[0], start: e.start, end: e.end, box: null, title: e.title })), "event"));
+      lane("events", events.map((e) => ({ id: e.observation_ids[0], event: e.id, start: e.start, end: e.end, box: e.payload.box || null, label: e.payload.label || e.title, title: e.title })), "event"));
   };
   const load = async () => {
     const id = select.value;
@@ -205,7 +289,55 @@ async function pageAsk() {
       class: "chip", "data-obs": e.observation_id,
       onclick: () => seek(e.source_id, e.start, e.box, e.snippet),
     }, `${e.kind} ${fmt(e.start)}–${fmt(e.end)} ${e.snippet.slice(0, 40)}`)));
+    const question = $("#question").value, form = $("#answer-review"), status = $("#ans-status");
+    const asked = { question, answer: res.answer, evidence: res.evidence.map((e) => e.observation_id).filter((i) => i),
+      source_id: res.evidence[0]?.source_id || "" };
+    const send = async (extra, what) => {
+      try { await api("/api/reviews/answers", { json: { ...asked, ...extra } }); status.textContent = `${what} ✓`; }
+      catch (err) { status.textContent = err.message; }
+    };
+    $("#ans-correct").onclick = () => send({ verdict: "correct" }, "marked right");
+    $("#ans-wrong").onclick = () => send({ verdict: "wrong" }, "marked wrong");
+    form.onsubmit = (ev) => { ev.preventDefault(); const t = $("#ans-text").value.trim(); if (t) send({ text: t }, "corrected"); };
+    status.textContent = ""; $("#ans-text").value = ""; form.hidden = false;
   });
+}
+
+async function pageTokens() {
+  const list = $("#tokens");
+  const render = async () => {
+    const tokens = await api("/api/tokens");
+    list.replaceChildren(...tokens.map((t) => {
+      const when = (s) => (s ? new Date(s * 1000).toLocaleString() : "never");
+      const li = el("li", { "data-token": t.id }, el("div", { class: "body" },
+        el("div", {}, el("span", { class: `badge ${t.revoked ? "wrong" : "new"}` }, t.revoked ? "revoked" : "active"),
+          el("strong", {}, t.name), " ", el("code", {}, `${t.prefix}…`)),
+        el("div", { class: "muted" }, `created ${when(t.created_at)} · last used ${when(t.last_used)}`)));
+      if (!t.revoked) {
+        li.querySelector(".body").append(el("button", { class: "small link", "data-revoke": t.id, onclick: async () => {
+          if (!confirm(`Revoke "${t.name}"? Scripts using it will get 401.`)) return;
+          await api(`/api/tokens/${t.id}`, { method: "DELETE" });
+          await render();
+        } }, "Revoke"));
+      }
+      return li;
+    }));
+    if (!tokens.length) list.replaceChildren(el("li", {}, "No tokens yet."));
+  };
+  $("#token-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const t = await api("/api/tokens", { json: { name: $("#token-name").value } });
+      $("#token-value").textContent = t.token;  // the only time the secret is shown
+      $("#token-new").hidden = false;
+      $("#token-name").value = "";
+      $("#token-error").textContent = "";
+      await render();
+    } catch (err) {
+      $("#token-error").textContent = err.message;
+    }
+  });
+  await render();
 }
 
 function pageLogin() {
@@ -222,6 +354,6 @@ function pageLogin() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("#logout")?.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); location.href = "/login"; });
-  const pages = { login: pageLogin, live: pageLive, timeline: pageTimeline, search: pageSearch, events: pageEvents, ask: pageAsk };
+  const pages = { login: pageLogin, live: pageLive, timeline: pageTimeline, search: pageSearch, events: pageEvents, ask: pageAsk, tokens: pageTokens };
   pages[document.body.dataset.page]?.();
 });
