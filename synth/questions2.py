@@ -15,13 +15,16 @@ answers come from the truth. Score with :func:`synth.questions.score`.
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from scenewatch.memory.store import TimelineStore
 from scenewatch.payloads import ObjectPayload
 from scenewatch.types import Observation, SourceInfo
-from synth.questions import Expect
+from synth.questions import Expect, score
 
 W, H = 640, 360
 COLOURS = ("red", "blue", "green", "yellow", "orange", "purple", "white", "black")
@@ -269,3 +272,109 @@ def load_scene2(store: TimelineStore, scene: Scene2) -> list[int]:
     ids = store.commit_batch(scene.observations, progress=(t.source_id, t.duration))
     store.set_source_status(t.source_id, "done")
     return ids
+
+
+# --- the "blind" set: templates written from docs/thinking.md's list of intents only, before the
+# planner or this generator was read (synth/blind_paraphrases.json); answers come from the truth.
+
+BLIND_FILE = Path(__file__).with_name("blind_paraphrases.json")
+_TOPIC = re.compile(r"(?:mention|about) (.+?)\?*$")
+
+
+@dataclass(frozen=True, slots=True)
+class BlindQuestion(Question2):
+    """A blind-template question; ``first``/``second`` (answer must name ``first`` before ``second``) for order."""
+
+    first: tuple[str, ...] = ()
+    second: tuple[str, ...] = ()
+
+
+def blind_templates() -> list[tuple[str, str]]:
+    """``(intent, template)`` pairs of synth/blind_paraphrases.json."""
+    items = json.loads(BLIND_FILE.read_text(encoding="utf-8"))
+    return [(str(i["intent"]), str(i["template"])) for i in items]
+
+
+_BALL, _PARCEL = ("ball",), ("parcel|package|box|object|delivery",)
+
+
+def blind_questions_for(truth: Truth2, templates: list[tuple[str, str]]) -> list[BlindQuestion]:
+    """One question per blind intent about ``truth``, its template and fillers drawn from the seed."""
+    rng = random.Random(truth.seed * 104729 + 3)
+    tr = truth
+    by_intent: dict[str, list[str]] = {}
+    for intent, tpl in templates:
+        by_intent.setdefault(intent, []).append(tpl)
+    m = _TOPIC.search(tr.speech_question)
+    topic = m.group(1) if m else "it"
+    other_topics = [mt.group(1) for s, q in SPEECH if s != tr.speech and (mt := _TOPIC.search(q)) is not None]
+    taken = tr.parcel_departure is not None
+    right = tr.ball_direction == "left to right"
+    direction = tr.ball_direction + ("|to the right|rightward" if right else "|to the left|leftward")
+    rare_obj = tr.rare[1] if tr.rare[0] == "object" else None
+    absent = next(a for a in ("horse", "dog", "cow") if a != rare_obj)
+    present_obj = rng.choice([o for o in (rare_obj, "car") if o]) if rng.random() < 0.6 else absent
+    ball_first = tr.ball_span[0] < tr.parcel_arrival
+    expects: dict[str, tuple[dict[str, str], Expect]] = {
+        "colour": ({"object": "ball"}, Expect(contains=(tr.ball_colour,))),
+        "direction": ({"object": "ball"}, Expect(contains=(direction,))),
+        "arrival": ({}, Expect(numbers=(round(tr.parcel_arrival, 1),), evidence_time=tr.parcel_arrival)),
+        "taken": ({}, Expect(numbers=(round(tr.parcel_last_seen, 1),), tolerance=1.0) if taken
+                  else Expect(contains=("still|not",), excludes=("not perceive",))),
+        "duration": ({}, Expect(numbers=(round(tr.parcel_last_seen - tr.parcel_arrival, 1),), tolerance=1.5)),
+        "text": ({}, Expect(contains=(tr.label,))),
+        "who_sound": ({}, Expect(contains=("person",) if tr.person_near else ("nobody",))),
+        "when_sound": ({}, Expect(numbers=(round(tr.bell, 1),), evidence_time=tr.bell)),
+        "mention": ({"topic": topic}, Expect(yes=True)),
+        "mention_no": ({"topic": rng.choice(other_topics)}, Expect(yes=False)),
+        "said": ({}, Expect(contains=(tr.speech,))),
+        "count": ({"object": rng.choice(("car", "car", "vehicle"))}, Expect(numbers=(tr.cars,), tolerance=0.0)),
+        "presence": ({"object": present_obj}, Expect(yes=present_obj != absent)),
+        "describe": ({}, Expect(contains=(tr.label, "ball"))),
+        "unusual": ({}, Expect(contains=(tr.rare[1].lower(),))),
+        "order": ({}, Expect()),
+    }
+    out: list[BlindQuestion] = []
+    for intent, (fill, expect) in expects.items():
+        tpls = by_intent.get("mention" if intent == "mention_no" else intent, [])
+        if not tpls:
+            continue
+        tpl = rng.choice(tpls)
+        values = {"object": rng.choice(("parcel", "package", "box")), "sound": rng.choice(("bell", "doorbell")),
+                  "other": "", **fill}
+        first: tuple[str, ...] = ()
+        second: tuple[str, ...] = ()
+        if intent == "order":
+            parcel_word = values["object"]
+            a, b = ("ball", parcel_word) if rng.random() < 0.5 else (parcel_word, "ball")
+            values.update(object=a, other=b)
+            if tpl.startswith("did "):  # "did the A come before the B?"
+                expect = Expect(yes=(a == "ball") == ball_first)
+            else:
+                first, second = (_BALL, _PARCEL) if ball_first else (_PARCEL, _BALL)
+        text = tpl.format(**values)
+        out.append(BlindQuestion(tr.source_id, text, intent, expect, True, first, second))
+    return out
+
+
+def blind_set(seeds: range | list[int]) -> tuple[list[Scene2], list[BlindQuestion]]:
+    """Scenes for ``seeds`` and their blind-template questions."""
+    scenes = [make_scene(s) for s in seeds]
+    templates = blind_templates()
+    return scenes, [q for sc in scenes for q in blind_questions_for(sc.truth, templates)]
+
+
+def score_blind(answer: str, q: Question2, cited: list[tuple[float, float]]) -> bool:
+    """:func:`synth.questions.score`, plus for order questions: ``first`` named before ``second``."""
+    if not score(answer, q.expect, cited):
+        return False
+    if isinstance(q, BlindQuestion) and q.first:
+        low = answer.lower()
+
+        def at(alts: tuple[str, ...]) -> int:
+            hits = [low.find(a) for s in alts for a in s.split("|") if a in low]
+            return min(hits) if hits else -1
+
+        i, j = at(q.first), at(q.second)
+        return i >= 0 and (j < 0 or i < j)
+    return True

@@ -54,7 +54,7 @@ def open_target(target: str, config: Config) -> tuple[TimelineStore, str | None]
                           "first, or pass a timeline .db")
 
 
-def _is_local_media(target: str) -> bool:
+def is_local_media(target: str) -> bool:
     """A file or folder on disk that is not a timeline database (so it can be watched first)."""
     path = Path(target).expanduser()
     if path.is_dir():
@@ -64,36 +64,26 @@ def _is_local_media(target: str) -> bool:
 
 def ask(config: Config, target: str, question: str,
         on_fallback: Callable[[str], None] | None = None,
-        on_progress: Callable[[Any], None] | None = None) -> Any:
+        watched: Sequence[str] | None = None) -> Any:
     """A grounded answer about ``target``, citing evidence.
-
-    A file or folder is watched first (resumed where an earlier run stopped, skipped when it is
-    already done), so ``ask clip.mp4 "…"`` works in one command; a folder is answered across every
-    source in the timeline, each piece of evidence naming its source. ``all`` asks the whole timeline.
 
     Args:
         config: settings (reasoner, embedder, store).
-        target: a file or folder, a watched source (URL/id), ``all``, or a timeline database file.
+        target: a watched source (file/URL/id), ``all``, or a timeline database file.
         question: the question in plain words.
         on_fallback: told why, when the configured reasoner is missing and rules answer alone.
-        on_progress: progress of the watch that runs first (see :func:`scenewatch.runtime.service.watch`).
+        watched: the source ids a watch of ``target`` just produced (one: answer about it; several:
+            answer across the timeline).
     """
     from scenewatch.reasoning import build_reasoner
     from scenewatch.reasoning.answer import ask as answer
     from scenewatch.runtime.models import index_embedder
 
-    if target == "all":
-        store, source_id = TimelineStore(config.store.path, readonly=True), None
-    elif _is_local_media(target):
-        from scenewatch.runtime.service import watch
-
-        summaries = watch(target, config, on_progress=on_progress)
-        watched = [s.source_id for s in summaries if s.status != "failed"]
-        if not watched:
-            why = "; ".join(f"{s.uri}: {s.error}" for s in summaries) or "no media found"
-            raise ScenewatchError(f"cannot answer about {target}: {why}")
+    if watched is not None:
         store = TimelineStore(config.store.path, readonly=True)
-        source_id = watched[0] if Path(target).is_file() else None
+        source_id = watched[0] if len(watched) == 1 else None
+    elif target == "all":
+        store, source_id = TimelineStore(config.store.path, readonly=True), None
     else:
         store, source_id = open_target(target, config)
     try:

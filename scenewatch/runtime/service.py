@@ -13,12 +13,14 @@ from dataclasses import asdict
 from typing import Any
 
 from scenewatch.config import Config
+from scenewatch.errors import ScenewatchError
 from scenewatch.ingest.sources import expand_sources
 from scenewatch.memory.store import TimelineStore
 from scenewatch.payloads import ObjectPayload, SoundPayload
+from scenewatch.runtime import recall
 from scenewatch.runtime.files import detect_file, read_file, sounds_file, transcribe_file
 from scenewatch.runtime.pipeline import Pipeline, Progress, RunSummary
-from scenewatch.runtime.recall import ask, open_target, parse_media_time, prune, reembed, report, search
+from scenewatch.runtime.recall import open_target, parse_media_time, prune, reembed, report, search
 from scenewatch.types import Observation, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -182,3 +184,30 @@ __all__ = [
     "open_target", "parse_media_time", "probe", "prune", "read_file", "reembed", "report", "search", "sound_row",
     "sounds_file", "speech_row", "text_row", "timeline", "transcribe_file", "watch",
 ]
+
+
+def ask(config: Config, target: str, question: str, *,
+        on_fallback: Callable[[str], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None) -> Any:
+    """A grounded answer about ``target``, citing evidence.
+
+    A file or folder is watched first (resumed where an earlier run stopped, skipped when it is
+    already done), so ``ask clip.mp4 "…"`` works in one command; a folder of several sources is
+    answered across the timeline, each piece of evidence naming its source. ``all`` asks the whole timeline; a URL or
+    source id asks what is stored for it; a ``.db`` file is a timeline of its own.
+
+    Args:
+        config: settings (reasoner, embedder, store).
+        target: a file or folder, a watched URL or source id, ``all``, or a timeline database file.
+        question: the question in plain words.
+        on_fallback: told why, when the configured reasoner is missing and rules answer alone.
+        on_progress: progress of the watch that runs first.
+    """
+    watched: list[str] | None = None
+    if recall.is_local_media(target):
+        summaries = watch(target, config, on_progress=on_progress)
+        watched = [s.source_id for s in summaries if s.status != "failed"]
+        if not watched:
+            why = "; ".join(f"{s.uri}: {s.error}" for s in summaries) or "no media found"
+            raise ScenewatchError(f"cannot answer about {target}: {why}")
+    return recall.ask(config, target, question, on_fallback=on_fallback, watched=watched)
