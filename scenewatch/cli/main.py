@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "review", "export", "dataset", "train", "plan",  # learning (docs/learning.md)
     "serve", "token",  # serving (docs/serving.md)
     "outbox",  # pending actions (webhook, MQTT, command)
+    "people",  # known faces (docs/seeing.md)
 )
 
 app = typer.Typer(

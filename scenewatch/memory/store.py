@@ -204,9 +204,31 @@ ALTER TABLE events ADD COLUMN ukey TEXT;
 CREATE UNIQUE INDEX events_ukey ON events(ukey);
 """
 
+# Known faces (opt-in, biometric data, kept only in this local database): a named person or an
+# unnamed cluster of unknown faces, and the face descriptors (float32 blobs) and small JPEG crops
+# that define it. Deleting a person deletes its faces (``people forget``).
+SCHEMA_PEOPLE = """
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY,
+    name TEXT UNIQUE,
+    created_at REAL NOT NULL
+);
+CREATE TABLE face_embeddings (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    crop BLOB,
+    source TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX face_embeddings_person ON face_embeddings(person_id);
+"""
+
 # Each entry upgrades the schema by one version; append, never edit a shipped one.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     SCHEMA_V1, SCHEMA_V2_VECTORS, SCHEMA_REVIEWS, SCHEMA_SERVING, SCHEMA_RESUME,
+    SCHEMA_PEOPLE,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -13,6 +13,7 @@ from scenewatch.perception.arrivals.settings import ArrivalSettings
 from scenewatch.perception.asr.settings import AsrSettings
 from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.perception.embed.settings import EmbedSettings
+from scenewatch.perception.faces.settings import FaceSettings
 from scenewatch.perception.ocr.settings import OcrSettings
 from scenewatch.perception.sounds.settings import SoundSettings
 
@@ -30,3 +31,4 @@ class PerceptionSettings(Section):
     arrivals: ArrivalSettings = ArrivalSettings()
     ocr: OcrSettings = OcrSettings()
     embed: EmbedSettings = EmbedSettings()
+    faces: FaceSettings = FaceSettings()

@@ -115,9 +115,15 @@ def _when(r: WhenResult, f: Finding) -> str:
     if subject is not None and subject.phrase:
         return f"\"{s.text}\" was said at {t(s.start)} (until {t(s.end)})."
     if q.moment == "last" and r.gone is not None:
-        return f"The {name} was taken away at {t(r.gone)} (last seen at {t(r.time)})."
+        yes = ("No: t" if q.still else "Yes: t") if q.polar else "T"
+        return f"{yes}he {name} was taken away at {t(r.gone)} (last seen at {t(r.time)})."
+    if q.moment == "last" and q.polar and not _is_heard(subject):
+        yes = "Yes, as far as I saw" if q.still else "No"
+        return f"{yes}: I did not see the {name} taken away; it was last seen at {t(r.time)}."
     if q.moment == "last":
-        return f"The {name} was last {'heard' if _is_heard(subject) else 'seen'} at {t(r.time)}."
+        arrived = any(getattr(o.payload, "origin", None) == "arrival" for o in s.rows)
+        return (f"The {name} was last {'heard' if _is_heard(subject) else 'seen'} at {t(r.time)}"
+                + ("; I did not see it taken away." if arrived else "."))
     if s.kind == "speech":
         return f"Speech started at {t(s.start)} (until {t(s.end)}): \"{s.text}\"."
     if s.kind == "sound":

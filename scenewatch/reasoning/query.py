@@ -71,6 +71,14 @@ class Query:
         last_seconds: window "in the last N seconds", resolved against the end of the timeline.
         planner: ``rules`` or ``model``.
         unresolved: words the question asks about that map onto nothing perception can write.
+        still: a polar departure question asks whether the subject is *still there* (a departure
+            answers "no"), not whether it was taken.
+        sources: sources a question names ("on the driveway camera"); rows of other sources are
+            left out. Empty: ``source_id`` (or the whole store).
+        wall_since: start of a wall-clock range ("this morning"), Unix seconds, or ``None``; only
+            rows with ``wall_start`` inside ``[wall_since, wall_until)`` count.
+        wall_until: end of that range.
+        wall_phrase: the words that named the range, for "what was checked".
     """
 
     question: str
@@ -87,3 +95,8 @@ class Query:
     last_seconds: float | None = None
     planner: str = "rules"
     unresolved: tuple[str, ...] = field(default_factory=tuple)
+    still: bool = False
+    sources: tuple[str, ...] = ()
+    wall_since: float | None = None
+    wall_until: float | None = None
+    wall_phrase: str = ""

@@ -271,11 +271,23 @@ class Retriever:
         self.held.extend(r for r in held if id(r) not in known)
         return kept, held
 
+    @staticmethod
+    def in_scope(q: Query, rows: list[Observation]) -> list[Observation]:
+        """Rows of the sources the question names, inside its wall-clock range (rows without a wall clock are out)."""
+        if q.sources:
+            rows = [r for r in rows if r.source_id in q.sources]
+        if q.wall_since is not None and q.wall_until is not None:
+            lo, hi = q.wall_since, q.wall_until
+            rows = [r for r in rows if r.wall_start is not None
+                    and r.wall_start < hi and r.wall_start + (r.end - r.start) >= lo]
+        return rows
+
     def rows(self, q: Query, subject: Subject | None) -> tuple[list[Observation], list[Observation], int]:
         """Rows for ``subject`` in the query's window: ``(kept, low-confidence, withheld count)``."""
         since, until = self._window(q)
         kinds = list(subject.kinds) if subject else None
-        rows = self.store.observations(source_id=q.source_id, kinds=kinds, since=since, until=until)
+        rows = self.in_scope(q, self.store.observations(source_id=q.source_id, kinds=kinds, since=since,
+                                                        until=until))
         if subject:
             rows = [r for r in rows if subject.admits(r)]
         if subject and subject.phrase:
@@ -301,6 +313,10 @@ class Retriever:
             + (f" mentioning '{subject.phrase}'" if subject.phrase else ""))
         window = "" if since is None and until is None else \
             f", {format_span(since if since is not None else 0.0, until if until is not None else float('inf'))}"
+        if q.wall_phrase:
+            window += f", {q.wall_phrase}"
+        if q.sources:
+            window += f", on {', '.join(q.sources)}"
         return f"{what}{window}, confidence ≥ {self.min_confidence:g}"
 
     # --------------------------------------------------------------------- operators

@@ -268,6 +268,14 @@ class Pipeline:
             except BackendUnavailable as exc:
                 skipped[name] = str(exc)
                 log.warning("stage %s skipped: %s", name, exc)
+        if self.config.perception.faces.enabled:  # known faces: match against the people enrolled in this store
+            from scenewatch.runtime.people_service import StoreFaceBook
+
+            book = StoreFaceBook(self.store, self.config)
+            for stage in stages:
+                attach = getattr(stage, "attach_face_book", None)
+                if attach is not None:
+                    attach(book)
         return stages, skipped
 
     def _execute(self, source: MediaSource, stages: list[Stage], summary: RunSummary, resume: dict[str, float],

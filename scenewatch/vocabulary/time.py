@@ -5,6 +5,7 @@ Parsing covers what people type in rules, questions and options::
     "90 s", "90", "1.5 min", "2 minutes", "1 h 5 min", "1:30", "1:02:03"   -> seconds
     "the first 2 minutes", "in the last 30 seconds", "after 1:05",
     "before 10 s", "between 5 and 10 s", "from 0:30 to 1:00", "at 12 s"   -> a :class:`Window`
+    "today", "yesterday evening", "this morning", "last night", "this week" -> a :class:`WallRange`
 
 Formatting writes every media time one way (``12.0 s``; spans ``12.0–14.5 s``), so answers,
 summaries and the CLI read alike and the numbers in an answer are the numbers in the facts.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from scenewatch.errors import ConfigError
 
@@ -78,6 +80,7 @@ _D = rf"({DURATION})"
 _WINDOWS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"\b(?:(?:in|during|within|over|for)\s+)?the first\s+{_D}", re.I), "first"),
     (re.compile(rf"\b(?:(?:in|during|within|over|for)\s+)?the last\s+{_D}", re.I), "last"),
+    (re.compile(r"\b(?:(?:in|during|within|over|for)\s+)?the (?:last|past)\s+(hour|minute)\b", re.I), "last-one"),
     (re.compile(rf"\bbetween\s+{_D}\s+and\s+{_D}", re.I), "between"),
     (re.compile(rf"\bfrom\s+{_D}\s+(?:to|until|till)\s+{_D}", re.I), "between"),
     (re.compile(rf"\bafter\s+{_D}", re.I), "after"),
@@ -96,7 +99,7 @@ def _with_unit(a: str, b: str) -> tuple[float, float]:
 
 
 def _is_time(m: re.Match[str], how: str, text: str) -> bool:
-    if _HAS_UNIT.search(m[0]):
+    if how == "last-one" or _HAS_UNIT.search(m[0]):
         return True
     # "the first 2 people", "at 3", "after 2 cars": a bare number there is no time
     return how not in ("first", "last", "at") and not re.match(r"\s*[a-z]", text[m.end():], re.I)
@@ -107,6 +110,8 @@ def _window_of(m: re.Match[str], how: str) -> Window:
         return Window(until=duration_seconds(m[1]))
     if how == "last":
         return Window(last=duration_seconds(m[1]))
+    if how == "last-one":
+        return Window(last=3600.0 if m[1].lower() == "hour" else 60.0)
     if how == "between":
         since, until = _with_unit(m[1], m[2])
         return Window(since=since, until=until)
@@ -144,6 +149,66 @@ def parse_window(text: str) -> Window:
     if window is None:
         raise ConfigError(f"not a time window: {text!r} (write e.g. 'the first 2 minutes', 'after 1:05')")
     return window
+
+
+@dataclass(frozen=True, slots=True)
+class WallRange:
+    """A range of wall-clock time (Unix seconds, local calendar) a phrase names.
+
+    Attributes:
+        since: start (inclusive).
+        until: end (exclusive).
+        phrase: the words that named it ("this morning"), for answers that say what was checked.
+    """
+
+    since: float
+    until: float
+    phrase: str
+
+
+# parts of a day, local hours [from, to); "night" runs past midnight
+_PARTS_OF_DAY = {"morning": (5, 12), "afternoon": (12, 17), "evening": (17, 22), "night": (21, 30)}
+_WALL = re.compile(
+    r"\b(?:(?:in|during|on|over|from|since|for)\s+)?(?:(this|today's|yesterday's|yesterday|last|tonight)"
+    r"(?:\s+(morning|afternoon|evening|night|week))?|today|(?:earlier )?today)\b", re.I)
+
+
+def _midnight(t: datetime) -> datetime:
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def find_wall_range(text: str, now: float | None = None) -> tuple[str, WallRange | None]:
+    """Find and strip one wall-clock range in ``text``: ``(text without it, range)``.
+
+    ``today``, ``yesterday``, ``tonight``, ``last night``, ``this``/``yesterday``
+    ``morning``/``afternoon``/``evening``/``night``, ``this week`` (since Monday 00:00),
+    ``last week``. Days follow the local calendar; ``now`` (Unix seconds) defaults to the clock.
+    A range never reaches past ``now``. "last 5 minutes" is a media window (:func:`find_window`).
+    """
+    at = datetime.fromtimestamp(now if now is not None else datetime.now().timestamp()).astimezone()
+    today = _midnight(at)
+    for m in _WALL.finditer(text):
+        which = (m[1] or "today").lower().removesuffix("'s")
+        part = (m[2] or "").lower()
+        if which == "tonight":
+            which, part = "this", "night"
+        if which == "last" and part not in ("night", "week"):
+            continue  # "the last car": no time
+        if which == "this" and not part:
+            continue  # "this car"
+        day = today - timedelta(days=1) if which == "yesterday" or (which == "last" and part == "night") else today
+        if part == "week":
+            monday = today - timedelta(days=today.weekday())
+            start, end = (monday - timedelta(days=7), monday) if which == "last" else (monday, monday + timedelta(7))
+        elif part:
+            a, b = _PARTS_OF_DAY[part]
+            start, end = day + timedelta(hours=a), day + timedelta(hours=b)
+        else:
+            start, end = day, day + timedelta(days=1)
+        rest = " ".join((text[:m.start()] + " " + text[m.end():]).split())
+        until = min(end.timestamp(), at.timestamp())
+        return rest, WallRange(start.timestamp(), max(until, start.timestamp()), " ".join(m[0].split()).lower())
+    return text, None
 
 
 def format_time(seconds: float) -> str:

@@ -13,6 +13,7 @@ import re
 TEXT_WORDS: frozenset[str] = frozenset({
     "text", "label", "labels", "sign", "signs", "written", "writing", "plate", "license", "whiteboard", "board",
     "note", "screen", "reads", "read", "reading", "inscription", "banner", "poster", "printed", "caption",
+    "sticker", "stickers",
 })
 
 SPEECH_VERBS: tuple[str, ...] = (

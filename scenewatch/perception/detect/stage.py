@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from scenewatch.errors import ScenewatchError
 from scenewatch.payloads import ObjectPayload, media_ref
@@ -25,6 +25,9 @@ from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageCo
 from scenewatch.perception.track import TRACKERS, Tracker
 from scenewatch.perception.track.presence import TrackBook, TrackRecord
 from scenewatch.types import Detections, Keyframe, Observation
+
+if TYPE_CHECKING:
+    from scenewatch.perception.faces.annotate import FaceBook, TrackFaces
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,8 @@ def track_observation(rec: TrackRecord, source_id: str, detector: str,
         direction=motion.direction if motion else None,
         speed=motion.speed if motion else None,
         dwell=round(rec.last_seen - rec.first_seen, 3),
+        identity=rec.identity,
+        identity_score=rec.identity_score,
     )
     text = describe(rec.label, concepts, colour, motion.direction if motion else None)
     box = tuple(rec.best_box) if len(rec.best_box) == 4 else None
@@ -116,6 +121,15 @@ def track_observation(rec: TrackRecord, source_id: str, detector: str,
         track_id=rec.track_id, payload=payload,
         wall_start=None if wall_offset is None else wall_offset + rec.first_seen,
     )
+
+
+def _track_faces(ctx: StageContext) -> TrackFaces | None:
+    """The face annotator when ``perception.faces.enabled`` (heavy imports only then)."""
+    if not ctx.settings.faces.enabled:
+        return None
+    from scenewatch.perception.faces.annotate import TrackFaces
+
+    return TrackFaces(ctx.settings.faces)
 
 
 class ObjectStage(BaseStage):
@@ -147,6 +161,7 @@ class ObjectStage(BaseStage):
         self._wall_offset: float | None = None
         self.detector_runs = 0
         self._frame_size: tuple[int, int] | None = None
+        self.faces = _track_faces(ctx)  # known faces on person tracks (opt-in)
 
     def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
         """Detect (or reuse on a static scene), track, and emit present tracks."""
@@ -177,6 +192,9 @@ class ObjectStage(BaseStage):
         tracked = tracked.subset((tracked.track_ids >= 0) | (tracked.scores >= self.settings.score_threshold))
         shared.detections = tracked
         update = self.book.update(t, tracked, frame)
+        if self.faces is not None:
+            self.faces.annotate(t, frame.image, update.open)
+            self.faces.forget(r.track_id for r in update.closed)
         src = self.ctx.source.id
         name = self.detector.name
         media = self.ctx.media_dir
@@ -194,6 +212,11 @@ class ObjectStage(BaseStage):
         return [Emit(track_observation(r, src, self.detector.name, self._wall_offset, self.ctx.media_dir,
                                        self._frame_size), f"object:{r.track_id}", True)
                 for r in self.book.close_all() if r.label not in self.hidden]
+
+    def attach_face_book(self, book: FaceBook) -> None:
+        """Match faces against ``book`` (the runtime's enrolled people) when faces are enabled."""
+        if self.faces is not None:
+            self.faces.attach(book)
 
     def _labels_for_later_stages(self) -> frozenset[str]:
         """Labels detected only for later stages: with ``arrivals`` on, people are always detected

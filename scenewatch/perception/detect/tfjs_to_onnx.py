@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from scenewatch.errors import ScenewatchError
 
-CONVERTER_VERSION = "2"
+CONVERTER_VERSION = "2"  # unchanged: the new ops do not alter nanodet's output bytes
 OPSET = 18
 
 _TF_DTYPES: dict[str, Any] = {
@@ -149,6 +149,7 @@ class _Builder:
         return out
 
 
+_BINARY_OPS = {"AddV2": "Add", "Minimum": "Min", "Maximum": "Max"}
 _NHWC_TO_NCHW = (0, 3, 1, 2)
 _NCHW_TO_NHWC = (0, 2, 3, 1)
 
@@ -190,7 +191,7 @@ def _emit(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: str) 
         b.alias[out] = b.name(ins[0])
     elif op in ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative"):
         _emit_conv(b, op, node, ins, out)
-    elif op in ("Add", "AddV2", "Sub", "Mul"):
+    elif op in ("Add", "AddV2", "Sub", "Mul", "Minimum", "Maximum"):
         x, y = ins
         if op in ("Add", "AddV2") and x not in c and y in c and x in b.conv_of and b.consumers[x] == 1:
             conv = b.conv_of[x]
@@ -201,7 +202,7 @@ def _emit(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: str) 
                 return
         names = [b.const(c[t].astype(np.float32) if c[t].dtype == np.float64 else c[t], "k") if t in c
                  else b.name(t) for t in ins]
-        b.add({"AddV2": "Add"}.get(op, op), names, [out])
+        b.add(_BINARY_OPS.get(op, op), names, [out])
     elif op in ("Relu", "Sigmoid", "Tanh"):
         b.add(op, [b.name(ins[0])], [out])
     elif op == "Relu6":
@@ -271,12 +272,44 @@ def _emit(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: str) 
         res = b.transpose(y, _NCHW_TO_NHWC, out)
         if res != out:
             b.alias[out] = res
+    elif op == "Softmax":
+        b.add("Softmax", [b.name(ins[0])], [out], axis=-1)  # TF's Softmax is over the last axis
+    elif op in ("MatMul", "_FusedMatMul"):
+        _emit_matmul(b, op, node, ins, out)
     elif op == "Mean":
         axes = np.atleast_1d(c[ins[1]]).astype(np.int64)
         keep = int(bool(_attr_scalar(node, "keep_dims", "b", False)))
         b.add("ReduceMean", [b.name(ins[0]), b.const(axes, "axes")], [out], keepdims=keep)
     else:
         raise TfjsConversionError(f"unsupported TF.js op {op!r} (node {node['name']})")
+
+
+def _emit_matmul(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: str) -> None:
+    """``MatMul`` / ``_FusedMatMul`` (MatMul + BiasAdd [+ Relu]) → ONNX ``MatMul`` [+ ``Add``, ``Relu``]."""
+    c = b.consts
+    args: list[str] = []
+    for tensor, key in ((ins[0], "transpose_a"), (ins[1], "transpose_b")):
+        flip = bool(_attr_scalar(node, key, "b", False))
+        if tensor in c:
+            value = c[tensor].astype(np.float32)
+            args.append(b.const(np.ascontiguousarray(value.T if flip else value), "mm"))
+        elif flip:
+            args.append(b.transpose(b.name(tensor), (1, 0), b.fresh(f"{out}/{key}")))
+        else:
+            args.append(b.name(tensor))
+    fused = [base64.b64decode(s).decode() for s in node.get("attr", {}).get("fused_ops", {}).get("list", {})
+             .get("s", [])] if op == "_FusedMatMul" else []
+    steps = [f for f in fused if f != "BiasAdd"]
+    if any(f not in ("Relu",) for f in steps) or (fused and fused[0] != "BiasAdd"):
+        raise TfjsConversionError(f"{node['name']}: unsupported fused matmul ops {fused!r}")
+    tail = out if not fused else b.fresh(f"{out}/matmul")
+    b.add("MatMul", args, [tail])
+    if "BiasAdd" in fused:
+        nxt = out if not steps else b.fresh(f"{out}/bias")
+        b.add("Add", [tail, b.const(c[ins[2]].astype(np.float32), "B")], [nxt])
+        tail = nxt
+    if steps:
+        b.add("Relu", [tail], [out])
 
 
 def _emit_conv(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: str) -> None:

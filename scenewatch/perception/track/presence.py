@@ -64,6 +64,8 @@ class TrackRecord:
     matches: int = 0
     colour_votes: dict[str, float] = field(default_factory=dict)
     colour_samples: int = 0
+    identity: str | None = None  # set by perception.faces when enabled
+    identity_score: float | None = None
 
     def vote(self, label: str, score: float) -> bool:
         """Count one keyframe's label; returns whether the majority label changed."""
