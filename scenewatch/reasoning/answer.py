@@ -16,7 +16,7 @@ from scenewatch.memory.store import TimelineStore
 from scenewatch.reasoning.guard import screen_question
 from scenewatch.reasoning.planner import plan
 from scenewatch.reasoning.query import Query, Subject
-from scenewatch.reasoning.read import Reading, phrase, t
+from scenewatch.reasoning.read import Reading, by_source, phrase, t
 from scenewatch.reasoning.retrieve import (
     Cite,
     CountResult,
@@ -275,6 +275,21 @@ def _overview(r: OverviewResult, f: Finding) -> str:
     return prefix + text[0].upper() + text[1:] + "."
 
 
+def _wall_scope(store: TimelineStore, query: Query) -> tuple[Query, str]:
+    """Drop a wall-clock range when no source in scope keeps wall-clock times, with a note saying so."""
+    if query.wall_since is None:
+        return query, ""
+    scope = [query.source_id] if query.source_id else list(query.sources)
+    sql = "SELECT 1 FROM observations WHERE wall_start IS NOT NULL"
+    if scope:
+        sql += f" AND source_id IN ({','.join('?' * len(scope))})"
+    if store.execute(sql + " LIMIT 1", scope):
+        return query, ""
+    then = replace(query.then, wall_since=None, wall_until=None, wall_phrase="") if query.then is not None else None
+    note = f"(No source asked about keeps wall-clock times, so \"{query.wall_phrase}\" was not applied.)"
+    return replace(query, then=then, wall_since=None, wall_until=None, wall_phrase=""), note
+
+
 def to_evidence(cites: tuple[Cite, ...]) -> tuple[Evidence, ...]:
     """Evidence records, with times and boxes filled from the store's spans."""
     out: list[Evidence] = []
@@ -318,7 +333,8 @@ class AskResult:
 
 
 def ask(store: TimelineStore, question: str, *, source_id: str | None = None, reasoner: Reasoner | None = None,
-        settings: ReasonerSettings | None = None, embedder: Embedder | None = None) -> AskResult:
+        settings: ReasonerSettings | None = None, embedder: Embedder | None = None,
+        now: float | None = None) -> AskResult:
     """Answer ``question`` from the timeline.
 
     Args:
@@ -329,6 +345,7 @@ def ask(store: TimelineStore, question: str, *, source_id: str | None = None, re
         settings: reasoning settings (confidence threshold, merge gap, when the model phrases).
         embedder: the configured embedder (the service layer hands it in): open questions pick
             their evidence by embedding relevance to the question, else by shared words.
+        now: the clock wall-clock ranges ("this morning") are read against (``None``: the system clock).
 
     Returns:
         The answer with evidence; ``answer.refused`` for questions the guard refuses.
@@ -340,7 +357,10 @@ def ask(store: TimelineStore, question: str, *, source_id: str | None = None, re
         return AskResult(Answer(text=verdict.reason, refused=True), seconds=time.perf_counter() - t0)
     retriever = Retriever(store, min_confidence=settings.min_confidence, merge_gap=settings.merge_gap,
                           embedder=embedder, meaning_threshold=settings.meaning_threshold)
-    query = plan(question[:500], retriever.vocabulary(source_id), source_id=source_id, reasoner=reasoner)
+    sources = [] if source_id else [(str(s["id"]), str(s["uri"])) for s in store.list_sources()]
+    query = plan(question[:500], retriever.vocabulary(source_id), source_id=source_id, reasoner=reasoner,
+                 sources=sources, now=now)
+    query, note = _wall_scope(store, query)
     parts: list[Query] = [query] if query.then is None else [replace(query, then=None), query.then]
     readings: list[Reading] = []
     findings: list[Finding] = []
@@ -355,8 +375,9 @@ def ask(store: TimelineStore, question: str, *, source_id: str | None = None, re
         readings.append(phrase(question, finding, text, reasoner if use_model else None,
                                max_tokens=settings.max_tokens, withheld=[r.text for r in held])
                         if use_model else Reading(text, finding.cites))
-    text = " ".join(r.text for r in readings)
     cites = tuple(c for r in readings for c in r.cites)
+    several = query.source_id is None and len(sources) > 1  # the whole store was asked
+    text = " ".join([r.text for r in readings] + [x for x in (by_source(cites, several), note) if x])
     answer = Answer(text=text, evidence=to_evidence(cites))
     return AskResult(answer, query=query, by_model=any(r.by_model for r in readings),
                      seconds=time.perf_counter() - t0, withheld=sum(f.withheld for f in findings),

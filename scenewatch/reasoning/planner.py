@@ -96,12 +96,14 @@ def _speech_phrase(q: str) -> str | None:
 
 _UNUSUAL = re.compile(r"\b(unusual|strange|odd|weird|suspicious|out of the ordinary|abnormal|anomal\w*|"
                       r"unexpected|surprising|stand out|stood out|stands out|out of place|"
-                      r"(?:isn't|is not|wasn't|was not|not|aren't|weren't) (?:normal|usual|typical|expected|routine))\b")
+                      r"(?:isn't|is not|wasn't|was not|not|aren't|weren't) "
+                      r"(?:normal|usual|typical|expected|routine))\b")
 _STORY = re.compile(r"^(?:(?:so|ok|okay|hey|please|can you|could you|would you|tell me|i want to know|"
                     r"i'd like to know|do you know)[, ]+)*(?:what (?:has |had |just )?happened|describe|summari[sz]e|"
                     r"sum up|recap|tell me what|what went on|what (?:is|was|'s) going on|what's going on|"
                     r"give me (?:a |the )?(?:summary|recap|rundown|overview)|(?:a |the )?(?:summary|recap|rundown|"
                     r"overview)|what did (?:you|the camera) (?:see|notice|catch)|anything happen|did anything happen|"
+                    r"(?:is |was )?(?:there )?anything (?:going on|happening)|any activity|"
                     r"what occurred|walk me through)")
 _DETAILS: tuple[tuple[Detail, re.Pattern[str]], ...] = (
     ("colour", re.compile(r"\bcolou?rs?(?:ed)?\b|\bwhat shade\b|\bwhat hue\b")),
@@ -179,7 +181,8 @@ def _intent(q: str, names: set[str], heard: bool = False) -> tuple[Intent | None
     if re.match(r"^(when|at what time|what time)\b", q) or re.search(r"\b(first|last) (seen|heard|appear)", q):
         return "when", False
     words = set(re.findall(r"[a-z]+", q))
-    if re.match(r"^(what|which|read)\b", q) and words & TEXT_WORDS and not words & {"sound", "sounds", "hear", "heard"}:
+    text_ask = re.match(r"^(what|which|read|(?:please )?(?:tell|show) me)\b", q)
+    if text_ask and words & TEXT_WORDS and not words & {"sound", "sounds", "hear", "heard"}:
         return "what-text", False
     if re.search(rf"\bwhat (did|does|do|was|were|is)\b.*(?:{SPEECH_VERBS_RE}|\btalk\w*)|"
                  r"\bwhat was said\b|\bwho said\b", q):
@@ -266,8 +269,8 @@ def _plan_one(q: str, question: str, vocabulary: Mapping[str, str], source_id: s
               reasoner: Reasoner | None) -> Query:
     q, since, until, last = _window(q)
     found, rest = _find_subjects(q, vocabulary)
-    heard = any("sound" in s.kinds for _, s, _ in found)
-    intent, polar = _intent(q, {s.name for _, s, _ in found}, heard)
+    sound_named = any("sound" in s.kinds for _, s, _ in found)
+    intent, polar = _intent(q, {s.name for _, s, _ in found}, sound_named)
     planner = "rules"
     if intent is None and reasoner is not None:
         intent, extra_terms = _model_plan(q, reasoner)
@@ -323,8 +326,8 @@ def _plan_one(q: str, question: str, vocabulary: Mapping[str, str], source_id: s
     if not subjects and intent in ("when", "yes-no", "count", "duration", "order", "what"):
         nouns = [w for w in re.findall(r"[a-z][a-z-]+", rest) if w not in _STOP and len(w) > 2]
         unresolved = tuple(nouns[:1])
-        if not unresolved and intent == "yes-no":
-            intent = "describe"
+        if not unresolved and (intent == "yes-no" or (planner == "model" and intent != "what")):
+            intent = "describe"  # "anything going on?": nothing named to look for
     return Query(question=question, intent=intent or "describe", subjects=tuple(subjects), moment=moment,
                  since=since, until=until, source_id=source_id, polar=polar or intent == "yes-no", then=None,
                  relation=relation, detail=detail, last_seconds=last, planner=planner, unresolved=unresolved,

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from scenewatch.reasoning.guard import fence, screen_answer
@@ -47,6 +48,27 @@ def evidence_line(eid: str, span: Span) -> str:
     text = f" text={fence(span.text)}" if span.text else ""
     track = f" track {span.track_id}" if span.track_id is not None else ""
     return f"[{eid}] {format_span(span.start, span.end)} {span.kind} {what}{track} conf {span.confidence:.2f}{text}"
+
+
+def by_source(cites: tuple[Cite, ...], always: bool = False) -> str:
+    """When evidence comes from several sources, a sentence naming the source of each piece ("" otherwise).
+
+    ``"From driveway-cam: car 12.0–14.0 s (Tue 18:10). From front-door: Doorbell 3.0–4.5 s (Tue 19:00)."``
+    (the local wall clock of live rows in brackets). ``always``: name the source even when there is
+    only one (a question over a store of several sources).
+    """
+    order: dict[str, list[str]] = {}
+    seen: set[int] = set()
+    for c in cites:
+        if c.observation_id in seen:
+            continue
+        seen.add(c.observation_id)
+        s = c.span
+        clock = "" if s.wall_start is None else f" ({datetime.fromtimestamp(s.wall_start):%a %H:%M})"
+        order.setdefault(s.source_id, []).append(f"{s.label or s.kind} {format_span(s.start, s.end)}{clock}")
+    if len(order) < 2 and not (always and order):
+        return ""
+    return " ".join(f"From {sid}: {', '.join(items)}." for sid, items in order.items())
 
 
 @dataclass(frozen=True, slots=True)

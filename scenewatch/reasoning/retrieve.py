@@ -334,8 +334,8 @@ class Retriever:
 
     def _unresolved(self, q: Query) -> Finding:
         term = q.unresolved[0]
-        hits = [o for o in search(self.store, term, q.source_id) if o.confidence >= self.min_confidence
-                and term in (o.label + " " + o.text).lower()]
+        hits = [o for o in self.in_scope(q, search(self.store, term, q.source_id))
+                if o.confidence >= self.min_confidence and term in (o.label + " " + o.text).lower()]
         hits, _ = self._withhold(q, hits)
         spans = merge_spans(hits, self.merge_gap)
         return Finding(q, bool(spans), MentionResult(term), cites=tuple(Cite(s) for s in spans[:3]),
@@ -358,8 +358,9 @@ class Retriever:
         if not words:
             return []
         since, until = self._window(q)
-        rows = [r for r in self.store.observations(source_id=q.source_id, kinds=["text"], since=since, until=until,
-                                                   min_confidence=self.min_confidence)
+        rows = [r for r in self.in_scope(q, self.store.observations(
+                    source_id=q.source_id, kinds=["text"], since=since, until=until,
+                    min_confidence=self.min_confidence))
                 if any(w in r.text.lower() for w in words) and not self._flagged(r.text)]
         return merge_spans(rows, self.merge_gap)
 
@@ -370,14 +371,14 @@ class Retriever:
             return Finding(q, False, WhenResult(), checked=self.checked(q, subject), ignored=tuple(low),
                            withheld=withheld)
         if q.moment == "last":
-            span = max(spans, key=lambda s: s.end)
+            span = max(spans, key=lambda s: clock(s) + s.duration)
             gone = self._departure(q, span)
             if gone is not None:
                 return Finding(q, True, WhenResult(span.end, len(spans), gone.start),
                                cites=(Cite(span, "last"), Cite(gone)), checked=self.checked(q, subject))
             return Finding(q, True, WhenResult(span.end, len(spans)), cites=(Cite(span, "last"),),
                            checked=self.checked(q, subject))
-        span = min(spans, key=lambda s: s.start)
+        span = min(spans, key=clock)
         return Finding(q, True, WhenResult(span.start, len(spans)), cites=(Cite(span),),
                        checked=self.checked(q, subject))
 
@@ -428,12 +429,12 @@ class Retriever:
         firsts: list[tuple[Subject, Span | None]] = []
         for subject in q.subjects[:3]:
             spans, _, _ = self.spans(q, subject)
-            firsts.append((subject, min(spans, key=lambda s: s.start) if spans else None))
+            firsts.append((subject, min(spans, key=clock) if spans else None))
         seen = [(s, sp) for s, sp in firsts if sp is not None]
-        seen.sort(key=lambda x: x[1].start)
+        seen.sort(key=lambda x: clock(x[1]))
         holds = None
         if q.relation and len(firsts) >= 2 and firsts[0][1] and firsts[1][1]:
-            a, b = firsts[0][1].start, firsts[1][1].start
+            a, b = clock(firsts[0][1]), clock(firsts[1][1])
             holds = a < b if q.relation == "before" else a > b
         result = OrderResult(order=tuple((s.name, sp.start) for s, sp in seen),
                              missing=tuple(s.name for s, sp in firsts if sp is None), holds=holds)
@@ -502,6 +503,11 @@ class Retriever:
         spans, low, withheld = self.spans(q, q.subjects[0] if q.subjects else None)
         return Finding(q, bool(spans), OverviewResult(), cites=self._open_cites(q, spans),
                        checked=self.checked(q, None), ignored=tuple(low), withheld=withheld)
+
+
+def clock(span: Span) -> float:
+    """When a span started, comparable across sources: its wall clock when it has one, else media time."""
+    return span.wall_start if span.wall_start is not None else span.start
 
 
 def direction(span: Span) -> str:

@@ -123,7 +123,7 @@ def who(r: Retriever, q: Query) -> Finding:
     if not events:
         return Finding(q, False, WhoResult(), checked=r.checked(q, subject), ignored=tuple(low))
     event = min(events, key=lambda s: s.start)
-    people, _, _ = r.spans(Query(q.question, "who", source_id=q.source_id), _PERSON)
+    people, _, _ = r.spans(Query(q.question, "who", source_id=event.source_id), _PERSON)
     near = [p for p in people if p.start <= event.end + NEAR_SECONDS and p.end >= event.start - NEAR_SECONDS]
     near.sort(key=lambda p: abs(p.start - event.start))
     result = WhoResult(NEAR_SECONDS, event.start, len({p.track_id if p.track_id is not None else id(p)

@@ -115,3 +115,18 @@ def test_face_found_inside_a_person_box(recognizer: FaceRecognizer) -> None:
     full = recognizer.describe(img)
     assert full is not None
     np.testing.assert_allclose(sighting.box.xyxy - [w, 200, w, 200], full.box.xyxy, atol=3)
+
+
+def test_install_step_leaves_every_model_converted_for_offline_use(recognizer: FaceRecognizer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """After ``python -m scenewatch.perception.detect.human_models`` nothing needs npm or the network."""
+    import shutil
+
+    paths = human_models.prefetch_all()
+    assert [p.name.split("-")[0] for p in paths] == ["nanodet", "blazeface", "faceres", "movenet"]
+    for path in paths:
+        digest = path.with_suffix(".onnx.sha256").read_text(encoding="utf-8").strip()
+        human_models.verify_file(path, digest)
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None if cmd == "npm" else real_which(cmd, *a, **k))
+    assert human_models.prefetch_all() == paths  # served from the cache, npm unreachable

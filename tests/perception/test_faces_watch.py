@@ -69,5 +69,5 @@ def test_enrolled_person_is_the_identity_of_their_track(tmp_path: Path) -> None:
     unknown = [k for k in named if k and k.startswith("unknown #")]
     assert len(unknown) == 1 and named[unknown[0]][0] >= 1.6, named  # the second visitor is not Barack
     listed = people_service.list_people(config)
-    assert [(e.name, e.faces) for e in listed][0] == ("Barack", 1)
+    assert (listed[0].name, listed[0].faces) == ("Barack", 1)
     assert any(e.name is None and e.faces >= 1 for e in listed)  # the unknown face was kept to be named later

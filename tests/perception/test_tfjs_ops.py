@@ -100,3 +100,33 @@ def test_fused_matmul_with_unknown_fused_op_is_refused(tmp_path: Path) -> None:
     consts = {"w": np.ones((4, 2), np.float32), "b": np.zeros(2, np.float32)}
     with pytest.raises(TfjsConversionError, match="Elu"):
         convert_tfjs_graph(_graph(tmp_path, [node], consts, [1, 4]), ["y"])
+
+
+def test_fused_depthwise_conv_with_bias_and_relu6(tmp_path: Path) -> None:
+    x = RNG.normal(size=(1, 6, 7, 3)).astype(np.float32) * 3
+    w = RNG.normal(size=(3, 3, 3, 1)).astype(np.float32)  # H, W, C, multiplier
+    bias = RNG.normal(size=(3,)).astype(np.float32)
+    node = {"name": "y", "op": "FusedDepthwiseConv2dNative", "input": ["x", "w", "b"],
+            "attr": {"padding": {"s": _b64("VALID")}, "strides": {"list": {"i": ["1", "1", "1", "1"]}},
+                     "fused_ops": {"list": {"s": [_b64("BiasAdd"), _b64("Relu6")]}}}}
+    y = _run(_graph(tmp_path, [node], {"w": w, "b": bias}, [1, 6, 7, 3]), "y", x)
+    want = np.zeros((1, 4, 5, 3), np.float32)
+    for i in range(4):
+        for j in range(5):
+            want[0, i, j] = (x[0, i:i + 3, j:j + 3, :] * w[:, :, :, 0]).sum((0, 1))
+    np.testing.assert_allclose(y, np.clip(want + bias, 0, 6), rtol=1e-5, atol=1e-5)
+
+
+def test_input_cut_replaces_the_preprocessing(tmp_path: Path) -> None:
+    nodes = [{"name": "pre", "op": "Unpack", "input": ["x"]},  # an op the converter does not map…
+             {"name": "y", "op": "Mul", "input": ["pre", "k"]}]
+    path = _graph(tmp_path, nodes, {"k": np.array(2.5, np.float32)}, [1, 4])
+    with pytest.raises(TfjsConversionError, match="Unpack"):
+        convert_tfjs_graph(path, ["y"])
+    data = convert_tfjs_graph(path, ["y"], input_cuts={"pre": [4]})  # …cut off: "pre" is the input
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["pre"]
+    v = np.arange(4, dtype=np.float32)
+    np.testing.assert_allclose(sess.run(None, {"pre": v})[0], v * 2.5)
+    with pytest.raises(TfjsConversionError, match="not a node"):
+        convert_tfjs_graph(path, ["y"], input_cuts={"nope": [4]})

@@ -122,7 +122,8 @@ def _fetch(dest: Path, members: list[str]) -> None:
 
 
 def converted_onnx(files: Mapping[str, str], output_names: Sequence[str] | None = None,
-                   cache_dir: Path | None = None) -> Path:
+                   cache_dir: Path | None = None,
+                   input_cuts: Mapping[str, Sequence[int]] | None = None) -> Path:
     """Verified TF.js weights → cached ONNX file beside them, converted on first use.
 
     The ONNX file's name carries the graph's pinned hash and the converter version, and its
@@ -133,6 +134,7 @@ def converted_onnx(files: Mapping[str, str], output_names: Sequence[str] | None 
         output_names: TF node names to expose as the ONNX graph's outputs (default: the
             graph's signature outputs).
         cache_dir: model cache (default :func:`default_models_dir`).
+        input_cuts: inner nodes that become the graph's inputs (see ``convert_tfjs_graph``).
 
     Raises:
         BackendUnavailable: the weights cannot be fetched.
@@ -154,7 +156,7 @@ def converted_onnx(files: Mapping[str, str], output_names: Sequence[str] | None 
         except ScenewatchError:
             log.warning("cached %s does not match its recorded hash; converting again", onnx_path)
     log.info("converting %s to ONNX", src)
-    data = convert_tfjs_graph(src, output_names)
+    data = convert_tfjs_graph(src, output_names, input_cuts)
     part = onnx_path.with_suffix(".onnx.part")
     part.write_bytes(data)
     os.replace(part, onnx_path)

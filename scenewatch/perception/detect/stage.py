@@ -28,6 +28,7 @@ from scenewatch.types import Detections, Keyframe, Observation
 
 if TYPE_CHECKING:
     from scenewatch.perception.faces.annotate import FaceBook, TrackFaces
+    from scenewatch.perception.pose.annotate import TrackPoses
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def track_observation(rec: TrackRecord, source_id: str, detector: str,
         dwell=round(rec.last_seen - rec.first_seen, 3),
         identity=rec.identity,
         identity_score=rec.identity_score,
+        posture=rec.posture,
     )
     text = describe(rec.label, concepts, colour, motion.direction if motion else None)
     box = tuple(rec.best_box) if len(rec.best_box) == 4 else None
@@ -130,6 +132,15 @@ def _track_faces(ctx: StageContext) -> TrackFaces | None:
     from scenewatch.perception.faces.annotate import TrackFaces
 
     return TrackFaces(ctx.settings.faces)
+
+
+def _track_poses(ctx: StageContext) -> TrackPoses | None:
+    """The posture annotator when ``perception.pose.enabled`` (heavy imports only then)."""
+    if not ctx.settings.pose.enabled:
+        return None
+    from scenewatch.perception.pose.annotate import TrackPoses
+
+    return TrackPoses(ctx.settings.pose)
 
 
 class ObjectStage(BaseStage):
@@ -162,6 +173,7 @@ class ObjectStage(BaseStage):
         self.detector_runs = 0
         self._frame_size: tuple[int, int] | None = None
         self.faces = _track_faces(ctx)  # known faces on person tracks (opt-in)
+        self.poses = _track_poses(ctx)  # posture and falls on person tracks (opt-in)
 
     def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
         """Detect (or reuse on a static scene), track, and emit present tracks."""
@@ -195,6 +207,9 @@ class ObjectStage(BaseStage):
         if self.faces is not None:
             self.faces.annotate(t, frame.image, update.open)
             self.faces.forget(r.track_id for r in update.closed)
+        falls = self.poses.annotate(t, frame.image, update.open) if self.poses is not None else []
+        if self.poses is not None:
+            self.poses.forget(r.track_id for r in update.closed)
         src = self.ctx.source.id
         name = self.detector.name
         media = self.ctx.media_dir
@@ -204,6 +219,10 @@ class ObjectStage(BaseStage):
                  for r in update.open if r.label not in self.hidden]
         emits += [Emit(track_observation(r, src, name, self._wall_offset, media, size), f"object:{r.track_id}", True)
                   for r in update.closed if r.label not in self.hidden]
+        if falls:
+            from scenewatch.perception.pose.annotate import fall_observation
+
+            emits += [Emit(fall_observation(f, src, self._wall_offset)) for f in falls]
         return emits
 
     def close(self) -> list[Emit]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,7 +189,7 @@ def _emit(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: str) 
     c = b.consts
     if op in ("Identity", "StopGradient"):
         b.alias[out] = b.name(ins[0])
-    elif op in ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative"):
+    elif op in ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"):
         _emit_conv(b, op, node, ins, out)
     elif op in ("Add", "AddV2", "Sub", "Mul", "Minimum", "Maximum"):
         x, y = ins
@@ -318,7 +318,7 @@ def _emit_conv(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: 
     w = b.consts.get(ins[1])
     if w is None:
         raise TfjsConversionError(f"{node['name']}: convolution weights must be constant")
-    if op == "DepthwiseConv2dNative":
+    if op in ("DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"):
         kh, kw, cin, mult = w.shape
         weight = w.reshape(kh, kw, cin * mult).transpose(2, 0, 1)[:, None]  # [C·M, 1, H, W]
         group = cin
@@ -339,7 +339,7 @@ def _emit_conv(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: 
         pad_attr = {"pads": [int(v) for v in pad[1][[2, 3, 6, 7]]]}
     y = b.fresh(f"{out}/conv")
     inputs = [x, b.const(np.ascontiguousarray(weight, np.float32), "W")]
-    if op == "_FusedConv2D":
+    if op in ("_FusedConv2D", "FusedDepthwiseConv2dNative"):
         fused = [base64.b64decode(s).decode() for s in node["attr"]["fused_ops"]["list"]["s"]]
         if fused and fused[0] == "BiasAdd":
             inputs.append(b.const(b.consts[ins[2]].astype(np.float32), "B"))
@@ -366,13 +366,17 @@ def _emit_conv(b: _Builder, op: str, node: dict[str, Any], ins: list[str], out: 
         b.conv_of[out] = conv
 
 
-def convert_tfjs_graph(model_json_path: Path, output_names: Sequence[str] | None = None) -> bytes:
+def convert_tfjs_graph(model_json_path: Path, output_names: Sequence[str] | None = None,
+                       input_cuts: Mapping[str, Sequence[int]] | None = None) -> bytes:
     """Convert a TF.js graph model to a serialized ONNX model.
 
     Args:
         model_json_path: the TF.js ``model.json``; weight shards sit next to it.
         output_names: graph outputs (TF node names); defaults to the model's signature
-            outputs sorted by name.
+            outputs sorted by name. Naming inner nodes cuts the graph's TF post-processing off.
+        input_cuts: inner TF node names → shape: each becomes a float32 graph input (named like
+            the node) and what computes it is dropped, cutting off TF pre-processing (casts,
+            unstacking) that the caller then does in numpy.
 
     Returns:
         ONNX ``ModelProto`` bytes (float32 weights, opset 18), identical for identical inputs.
@@ -394,6 +398,10 @@ def convert_tfjs_graph(model_json_path: Path, output_names: Sequence[str] | None
     if not output_names:
         raise TfjsConversionError("model has no signature outputs; pass output_names")
 
+    cuts = dict(input_cuts or {})
+    missing = [n for n in cuts if n not in by_name]
+    if missing:
+        raise TfjsConversionError(f"input cut {missing[0]!r} is not a node of the graph")
     consumers: Counter[str] = Counter()
     for n in graph_nodes:
         for i in n.get("input", []):
@@ -413,7 +421,7 @@ def convert_tfjs_graph(model_json_path: Path, output_names: Sequence[str] | None
             if cur in visited:
                 continue
             node = by_name[cur]
-            deps = [i.lstrip("^").split(":")[0] for i in node.get("input", [])]
+            deps = [] if cur in cuts else [i.lstrip("^").split(":")[0] for i in node.get("input", [])]
             if not ready:
                 stack.append((cur, True))
                 stack.extend((d, False) for d in deps if d not in visited)
@@ -429,6 +437,10 @@ def convert_tfjs_graph(model_json_path: Path, output_names: Sequence[str] | None
             if name not in weights:
                 raise TfjsConversionError(f"constant {name} has no weight in the manifest")
             consts[out] = weights[name]
+            return
+        if name in cuts:
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(cuts[name])))
+            b.alias[out] = name
             return
         if op == "Placeholder":
             dims = [int(d.get("size", -1)) for d in node["attr"]["shape"]["shape"].get("dim", [])]

@@ -66,6 +66,7 @@ class TrackRecord:
     colour_samples: int = 0
     identity: str | None = None  # set by perception.faces when enabled
     identity_score: float | None = None
+    posture: str | None = None  # set by perception.pose when enabled
 
     def vote(self, label: str, score: float) -> bool:
         """Count one keyframe's label; returns whether the majority label changed."""
