@@ -158,11 +158,28 @@ class RowJoiner:
         for i, (old, meta) in enumerate(candidates):
             if (old.kind, old.label, _said(old)) != (obs.kind, obs.label, _said(obs)):
                 continue
-            if keyed and meta.open and old.end - CONTINUE_GAP <= obs.start <= old.end + CONTINUE_GAP:
+            if keyed and meta.open and old.end - CONTINUE_GAP <= obs.start <= old.end + CONTINUE_GAP \
+                    and _same_place(old, obs):
                 return candidates.pop(i)
             if not keyed and obs.start < old.end - 0.01 and obs.end > old.start + 0.01:
                 return candidates.pop(i)
         return None
+
+
+def _same_place(a: Observation, b: Observation) -> bool:
+    """Whether two rows can be one span: most of the smaller box lies in the other (no box: always).
+
+    Motion of a ball in the upper half and a parcel sliding in at the bottom a second later are two
+    spans with the same label and boxes that touch; only a span that goes on where it was continues.
+    """
+    if a.box is None or b.box is None:
+        return True
+    w = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+    h = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+    if w <= 0 or h <= 0:
+        return False
+    smaller = min((a.box[2] - a.box[0]) * (a.box[3] - a.box[1]), (b.box[2] - b.box[0]) * (b.box[3] - b.box[1]))
+    return smaller > 0 and w * h / smaller >= 0.5
 
 
 def _said(obs: Observation) -> str:
