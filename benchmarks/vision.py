@@ -3,7 +3,12 @@
 Run alone (it is CPU-bound): ``.venv/bin/python -m benchmarks.vision [--frames 60] [--images 120]``.
 ``--seeing`` times only the arrivals stage and attributes beside the detector; ``--arrivals 10:30``
 scores arrivals/departures/colours on generated scenes (``synth.vision``, needs the repo root on
-``sys.path``). Prints results; writes nothing.
+``sys.path``). ``python -m benchmarks.vision --people [--frames 50]`` times BlazeFace + FaceRes on the
+face photos and on person crops, and MoveNet + posture on person crops, each beside nanodet's time
+per keyframe; ``python -m benchmarks.vision --watch-rtf [--until S]`` runs ``watch`` (temporary
+store) on the scene and bedroom clips with the default stages, then with faces and pose on, and
+prints wall RTF and CPU seconds per media second beside PyAV decode-only of the same file.
+Prints results; writes nothing (temporary stores are deleted).
 
 mAP: there is no COCO val set on these machines, so the benchmark builds a COCO-format set
 itself: real person crops from ``video/sam2_bedroom.mp4`` (two poses of one girl, boxes
@@ -180,6 +185,173 @@ def bench_seeing(det: Any) -> None:
     print(f"  colour of one 120x120 box: {summary(per_box)}")
 
 
+def person_keyframes(n: int) -> list[Any]:
+    """Up to ``n`` bedroom frames at 640×360 as pipeline frames (people in most of them)."""
+    from PIL import Image
+
+    from scenewatch.types import Frame
+
+    frames = bedroom_frames(set(range(0, 200, 4)))
+    small = [np.asarray(Image.fromarray(frames[i]).resize((640, 360))) for i in sorted(frames)]
+    return [Frame(img, i / 7.5, "bench", i) for i, img in enumerate(small)][:n]
+
+
+def ratio(ms: list[float], base: float) -> str:
+    return f"{summary(ms)}  = {100 * statistics.mean(ms) / base:.0f} % of detect"
+
+
+def bench_people(n: int) -> None:
+    """Cost per call of faces (BlazeFace + FaceRes) and pose (MoveNet + posture), beside nanodet per keyframe."""
+    from PIL import Image
+
+    from scenewatch.perception.detect.nanodet_onnx import COCO_LABELS, NanoDetDetector
+    from scenewatch.perception.faces.models import face_crop
+    from scenewatch.perception.faces.recognizer import FaceRecognizer
+    from scenewatch.perception.pose.models import PoseEstimator
+    from scenewatch.perception.pose.posture import classify_posture
+
+    t0 = time.perf_counter()
+    det = NanoDetDetector()
+    t1 = time.perf_counter()
+    rec = FaceRecognizer()
+    t2 = time.perf_counter()
+    pose = PoseEstimator()
+    t3 = time.perf_counter()
+    print(f"load (verified, cached ONNX): nanodet {t1 - t0:.2f} s, blazeface+faceres {t2 - t1:.2f} s, "
+          f"movenet {t3 - t2:.2f} s")
+
+    kfs = person_keyframes(n)
+    for f in kfs[:2]:  # warm-up
+        det.detect(f, COCO_LABELS)
+    ms_det: list[float] = []
+    boxes: list[tuple[np.ndarray, np.ndarray]] = []
+    for f in kfs:
+        t0 = time.perf_counter()
+        d = det.detect(f, COCO_LABELS)
+        ms_det.append((time.perf_counter() - t0) * 1000)
+        people = [b for b, lab, s in zip(d.xyxy, d.labels, d.scores, strict=True) if lab == "person" and s >= 0.35]
+        boxes.extend((f.image, np.asarray(b, np.float32)) for b in people)
+    base = statistics.mean(ms_det)
+    print(f"people on {BEDROOM.name}, {len(kfs)} keyframes (640x360), {len(boxes)} person boxes:")
+    print(f"  nanodet detect (80 labels), per keyframe: {summary(ms_det)}")
+
+    photos = sorted((FIXTURES / "faces").glob("*.jpg"))
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in photos]
+    rec.detector.detect(images[0])  # warm-up
+    ms_fd, ms_fe, found = [], [], 0
+    for img in images:
+        for _ in range(3):
+            t0 = time.perf_counter()
+            faces = rec.detector.detect(img)
+            ms_fd.append((time.perf_counter() - t0) * 1000)
+            if faces:
+                crop = face_crop(img, faces[0].xyxy, rec.settings.crop_scale)
+                t0 = time.perf_counter()
+                rec.embedder.embed(crop)
+                ms_fe.append((time.perf_counter() - t0) * 1000)
+        found += bool(faces)
+    sizes = ", ".join(f"{i.shape[1]}x{i.shape[0]}" for i in images)
+    print(f"  face photos ({len(images)}: {sizes}; a face in {found}):")
+    print(f"    blazeface detect, per photo: {ratio(ms_fd, base)}")
+    if ms_fe:
+        print(f"    faceres descriptor, per face: {ratio(ms_fe, base)}")
+
+    if not boxes:
+        print("  no person boxes found: face/pose on person crops not timed")
+        return
+    ms_desc, ms_pose, ms_post, described = [], [], [], 0
+    postures: dict[str, int] = {}
+    rec.describe(boxes[0][0], boxes[0][1])
+    pose.estimate(boxes[0][0], boxes[0][1])
+    for img, box in boxes:
+        t0 = time.perf_counter()
+        described += rec.describe(img, box) is not None
+        ms_desc.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        p = pose.estimate(img, box)
+        ms_pose.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        label = classify_posture(p, box)
+        ms_post.append((time.perf_counter() - t0) * 1000)
+        postures[str(label)] = postures.get(str(label), 0) + 1
+    print(f"  person crops ({len(boxes)}; a face described on {described}):")
+    print(f"    blazeface + faceres (describe), per person box: {ratio(ms_desc, base)}")
+    print(f"    movenet keypoints, per person box:              {ratio(ms_pose, base)}")
+    print(f"    posture from keypoints, per person box:         {ratio(ms_post, base)}  {postures}")
+
+
+def decode_only(path: Path, until: float | None) -> tuple[float, float, float]:
+    """PyAV decode of every video and audio frame: (wall s, CPU s, media s)."""
+    import av
+
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    media = 0.0
+    with av.open(str(path)) as c:
+        streams = [s for s in c.streams if s.type in ("video", "audio")]
+        for frame in c.decode(*streams):
+            if not isinstance(frame, av.VideoFrame | av.AudioFrame):
+                continue
+            if frame.time is not None:
+                if until is not None and frame.time > until:
+                    break
+                media = max(media, float(frame.time))
+            if isinstance(frame, av.VideoFrame):
+                frame.to_ndarray(format="rgb24")
+    return time.perf_counter() - t0, cpu_seconds() - c0, media
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process (all threads) and its waited-for children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed_watch(path: Path, people: bool, until: float | None) -> tuple[float, float, list[Any], list[Any], str]:
+    """One ``watch`` into a temporary store: (wall s, CPU s, run summaries, object payloads, stages)."""
+    from scenewatch.config import Config
+    from scenewatch.runtime.service import timeline, watch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Config(store={"path": Path(tmp) / "bench.db"})
+        cfg.perception.faces.enabled = people
+        cfg.perception.pose.enabled = people
+        c0, t0 = cpu_seconds(), time.perf_counter()
+        runs = watch(str(path), cfg, until=until, restart=True)
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        rows = [o.payload for o in timeline(cfg, kinds=["object"])]
+    return wall, cpu, runs, rows, ", ".join(cfg.perception.stages)
+
+
+def bench_watch_rtf(until: float | None) -> None:
+    """Whole ``watch`` RTF (wall and CPU per media second), default stages vs faces+pose on, vs decode-only.
+
+    Media seconds are the decoded span of the file (``--until`` caps it); the pipeline's committed
+    watermark is printed beside. Start-up (model loads, store) is measured as a ``watch`` of the
+    first 0.5 s, and "net" RTF is (wall − start-up) / (media − 0.5 s), printed for ≥ 5 media s.
+    """
+    import logging
+
+    logging.disable(logging.WARNING)
+    head = 0.5
+    print("watch RTF (wall s / media s; CPU = user+sys s per media s, all threads and children):")
+    for path in (SCENE, BEDROOM):
+        wall, cpu, media = decode_only(path, until)
+        print(f"  {path.name}: PyAV decode-only (video+audio) {media:.1f} media s: RTF {wall / media:.3f}, "
+              f"CPU {cpu / media:.3f} s/s")
+        for name, people in (("default stages", False), ("+ faces + pose", True)):
+            start, start_cpu, *_ = timed_watch(path, people, head)
+            wall, cpu, runs, rows, stages = timed_watch(path, people, until)
+            posed = sum(getattr(r, "posture", None) is not None for r in rows)
+            named = sum(getattr(r, "identity", None) is not None for r in rows)
+            print(f"    watch {name} ({stages}): {sum(r.keyframes for r in runs)} keyframes, {len(rows)} object "
+                  f"rows ({posed} with posture, {named} with identity), watermark "
+                  f"{sum(r.media_time for r in runs):.1f} s")
+            net = (f"; net RTF {(wall - start) / (media - head):.3f}, net CPU "
+                   f"{(cpu - start_cpu) / (media - head):.3f} s/s" if media >= 5 else "")
+            print(f"      RTF {wall / media:.3f} (wall {wall:.1f} s), CPU {cpu / media:.3f} s/s; start-up "
+                  f"{start:.1f} s wall / {start_cpu:.1f} s CPU{net}")
+
 def bench_arrival_quality(seeds: list[int]) -> None:
     """Arrival/departure recall, false arrivals, colour names on generated scenes (synth.vision)."""
     from synth.vision_eval import evaluate
@@ -202,7 +374,9 @@ def composite_dataset(n_images: int, seed: int = 0) -> tuple[list[np.ndarray], d
     rng = np.random.default_rng(seed)
     frames = bedroom_frames({i for i, _ in PERSON_CROPS})
     crops = [frames[i][y1:y2, x1:x2] for i, (x1, y1, x2, y2) in PERSON_CROPS]
-    images, annotations, infos = [], [], []
+    images: list[np.ndarray] = []
+    annotations: list[dict[str, Any]] = []
+    infos: list[dict[str, Any]] = []
     for k in range(n_images):
         h, w = 360, 640
         if k % 2:
@@ -274,8 +448,19 @@ def main() -> None:
     parser.add_argument("--skip-map", action="store_true")
     parser.add_argument("--seeing", action="store_true", help="only the arrivals/attributes cost per keyframe")
     parser.add_argument("--arrivals", metavar="A:B", help="arrival quality on generated scenes of seeds A..B-1")
+    parser.add_argument("--people", action="store_true",
+                        help="only faces (BlazeFace+FaceRes) and pose (MoveNet+posture) per call beside the detector")
+    parser.add_argument("--watch-rtf", action="store_true",
+                        help="only whole-watch RTF, default stages vs faces+pose on, beside PyAV decode-only")
+    parser.add_argument("--until", type=float, help="--watch-rtf: media seconds per file (default: whole file)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.people:
+        bench_people(args.frames)
+        return
+    if args.watch_rtf:
+        bench_watch_rtf(args.until)
+        return
     if args.arrivals:
         a, b = (int(v) for v in args.arrivals.split(":"))
         bench_arrival_quality(list(range(a, b)))

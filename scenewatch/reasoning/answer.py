@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import singledispatch
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from scenewatch.errors import ScenewatchError
+from scenewatch.memory.context import ContextSettings, build_context
 from scenewatch.memory.store import TimelineStore
 from scenewatch.reasoning.guard import screen_question
 from scenewatch.reasoning.planner import plan
@@ -33,7 +39,7 @@ from scenewatch.reasoning.retrieve import (
     TextResult,
     WhenResult,
 )
-from scenewatch.reasoning.screen import mention_withheld
+from scenewatch.reasoning.screen import mention_withheld, screen_observations
 from scenewatch.reasoning.settings import ReasonerSettings
 from scenewatch.reasoning.story import StoryResult
 from scenewatch.reasoning.traits import AttributeResult, WhoResult
@@ -45,6 +51,12 @@ if TYPE_CHECKING:
     from scenewatch.reasoning.reasoners import Reasoner
 
 log = logging.getLogger(__name__)
+
+FrameOf = Callable[[str, float], "NDArray[np.uint8] | None"]
+"""``(source_id, media time) -> RGB frame`` (``None`` when the source cannot show one); the service layer's."""
+
+VL_CONTEXT = ContextSettings(token_budget=300, max_keyframes=0)
+"""The compressed recent context a vision-language reasoner gets with an open question: a few hundred tokens."""
 
 _PLURAL = {"person": "people", "bus": "buses", "glass": "glasses", "speech": "speech", "text": "texts"}
 
@@ -332,9 +344,51 @@ class AskResult:
                 "withheld": self.withheld}
 
 
+def newest_cite(cites: tuple[Cite, ...]) -> Cite | None:
+    """The cited span that starts last (its start is the "newest cited evidence time")."""
+    return max(cites, key=lambda c: (c.span.start, c.observation_id), default=None)
+
+
+def look(store: TimelineStore, question: str, query: Query, finding: Finding, frame_of: FrameOf | None,
+         embedder: Embedder | None = None,
+         context: ContextSettings = VL_CONTEXT) -> tuple[tuple[NDArray[np.uint8], ...], str]:
+    """What a vision-language reasoner sees beside the evidence of an open question.
+
+    The frame at the newest cited evidence time of that evidence's source (none when ``frame_of``
+    cannot show one) and the compressed context (:func:`~scenewatch.memory.context.build_context`)
+    of the asked window of that source, ending at the asked window's end (else its newest row).
+    """
+    newest = newest_cite(finding.cites)
+    if newest is None:
+        return (), ""
+    sid, at = newest.span.source_id, newest.span.start
+    frame = None
+    if frame_of is not None:
+        try:
+            frame = frame_of(sid, at)
+        except ScenewatchError as exc:  # no frame costs the picture, not the answer
+            log.info("no frame of %s at %.2f s for the reasoner: %s", sid, at, exc)
+    settings = context
+    if query.since is not None and query.until is not None and query.until > query.since:
+        settings = replace(context, minutes=(query.until - query.since) / 60.0)
+    until = query.until
+    if until is None:
+        until = float(store.execute('SELECT MAX("end") FROM observations WHERE source_id = ?', (sid,))[0][0] or 0.0)
+    try:
+        built = build_context(store, question, source_id=sid, until=until, embedder=embedder, settings=settings)
+    except ScenewatchError as exc:  # e.g. an embedder that does not match the index: rank by words
+        log.info("context ranked without the embedder: %s", exc)
+        built = build_context(store, question, source_id=sid, until=until, settings=settings)
+    # scene text that reads as instructions never reaches a prompt, in the context either
+    window = store.observations(source_id=sid, since=until - settings.minutes * 60.0, until=until)
+    withheld = set(screen_observations(window).withheld)
+    text = "\n".join(line.text for line in built.lines if not withheld & set(line.observation_ids))
+    return ((frame,) if frame is not None else ()), text
+
+
 def ask(store: TimelineStore, question: str, *, source_id: str | None = None, reasoner: Reasoner | None = None,
         settings: ReasonerSettings | None = None, embedder: Embedder | None = None,
-        now: float | None = None) -> AskResult:
+        now: float | None = None, frame_of: FrameOf | None = None) -> AskResult:
     """Answer ``question`` from the timeline.
 
     Args:
@@ -346,6 +400,9 @@ def ask(store: TimelineStore, question: str, *, source_id: str | None = None, re
         embedder: the configured embedder (the service layer hands it in): open questions pick
             their evidence by embedding relevance to the question, else by shared words.
         now: the clock wall-clock ranges ("this morning") are read against (``None``: the system clock).
+        frame_of: decodes a source's frame at a media time (the service layer hands it in): a
+            reasoner that accepts images phrases open questions seeing the frame at the newest
+            cited evidence time and the compressed recent context (:func:`look`).
 
     Returns:
         The answer with evidence; ``answer.refused`` for questions the guard refuses.
@@ -369,11 +426,19 @@ def ask(store: TimelineStore, question: str, *, source_id: str | None = None, re
         findings.append(finding)
         held = finding.withheld_rows
         text = mention_withheld(draft(finding), finding.found, part.intent, held)
+        sees = bool(getattr(reasoner, "accepts_images", False))
+        # a story is open too for a vision-language reasoner: it phrases it seeing the frame
+        is_open = finding.result.open_ended or part.planner == "model" or (sees and isinstance(finding.result,
+                                                                                                StoryResult))
         use_model = reasoner is not None and (
-            settings.phrase == "always" or (settings.phrase == "open" and
-                                            (finding.result.open_ended or part.planner == "model")))
+            settings.phrase == "always" or (settings.phrase == "open" and is_open))
+        images: tuple[NDArray[np.uint8], ...] = ()
+        context = ""
+        if use_model and is_open and sees:
+            images, context = look(store, question, part, finding, frame_of, embedder)
         readings.append(phrase(question, finding, text, reasoner if use_model else None,
-                               max_tokens=settings.max_tokens, withheld=[r.text for r in held])
+                               max_tokens=settings.max_tokens, withheld=[r.text for r in held],
+                               images=images, context=context)
                         if use_model else Reading(text, finding.cites))
     cites = tuple(c for r in readings for c in r.cites)
     several = query.source_id is None and len(sources) > 1  # the whole store was asked

@@ -13,9 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from scenewatch.reasoning.guard import fence, screen_answer
 from scenewatch.reasoning.retrieve import Cite, Finding
@@ -121,25 +125,49 @@ def _keeps_facts(draft: str, answer: str, allowed_numbers: set[str]) -> bool:
     return all(q.lower() in low for q in _QUOTED.findall(draft))
 
 
+def _fenced_lines(context: str, max_chars: int = 4000) -> str:
+    """Context lines for a prompt: angle brackets neutralised (no closing fence inside), length-capped."""
+    return context.replace("<", "‹").replace(">", "›")[:max_chars]
+
+
 def phrase(question: str, finding: Finding, draft: str, reasoner: Reasoner | None,
-           max_tokens: int = 120, withheld: list[str] | None = None) -> Reading:
-    """Let the model phrase ``draft`` over the finding's evidence; keep the draft if it strays."""
+           max_tokens: int = 120, withheld: list[str] | None = None,
+           images: Sequence[NDArray[np.uint8]] = (), context: str = "") -> Reading:
+    """Let the model phrase ``draft`` over the finding's evidence; keep the draft if it strays.
+
+    Args:
+        question: the question as asked.
+        finding: what retrieval found (its cites are the evidence offered).
+        draft: the code-written answer; its facts must survive the rewording.
+        reasoner: the model (``None``: the draft stands).
+        max_tokens: cap on the reply.
+        withheld: texts the answer screen must not let through.
+        images: frames for a vision-language reasoner (the frame at the newest cited time).
+        context: the compressed recent context of the asked window (:mod:`scenewatch.memory.context`),
+            shown fenced as background; numbers in it do not license numbers in the answer.
+    """
     cites = finding.cites
     if reasoner is None or not cites:
         return Reading(draft, cites)
     from scenewatch.reasoning.reasoners import Message
 
     prompt, ids = build_prompt(question, draft, cites)
+    allowed = set(_NUM.findall(draft)) | set(_NUM.findall(prompt))
+    shown = prompt
+    if context:
+        shown = (f"{prompt}\nRECENT CONTEXT (background only; state nothing from it that the FACTS do not say):\n"
+                 f"<evidence>\n{_fenced_lines(context)}\n</evidence>")
+    if images:
+        shown += "\nThe image is the frame at the newest evidence time."
     try:
-        raw = reasoner.complete([Message("system", SYSTEM_PROMPT), Message("user", prompt)],
-                                schema=answer_schema(ids), max_tokens=max_tokens)
+        raw = reasoner.complete([Message("system", SYSTEM_PROMPT), Message("user", shown)],
+                                schema=answer_schema(ids), max_tokens=max_tokens, images=tuple(images))
         data = json.loads(raw)
         text = str(data["answer"]).strip()
         cited = [i for i in data.get("evidence", []) if i in ids]
     except Exception as exc:  # malformed output or a backend error: the draft stands
         log.warning("reasoner phrasing failed (%s); using the draft", exc)
         return Reading(draft, cites)
-    allowed = set(_NUM.findall(draft)) | set(_NUM.findall(prompt))
     copied_row = bool(re.search(r"\bconf\b|\[?E\d+\]?|\{|\}", text))
     if not text or not cited or copied_row or not _keeps_facts(draft, text, allowed):
         log.info("model answer dropped facts or invented numbers; using the draft")

@@ -62,6 +62,29 @@ def is_local_media(target: str) -> bool:
     return path.is_file() and path.read_bytes()[:16] != b"SQLite format 3\x00"
 
 
+def frame_reader(store: TimelineStore, live_timeout: float = 5.0) -> Callable[[str, float], Any]:
+    """``(source_id, t) -> frame``: a stored source's frame at media time ``t`` for the reasoner.
+
+    Files that still exist are decoded at ``t``; live sources give the frame they show now
+    (:func:`~scenewatch.runtime.media.frame_at` reads the latest); devices, missing files and
+    unknown sources give ``None``.
+    """
+    from scenewatch.runtime import media
+
+    def frame_of(source_id: str, t: float) -> Any:
+        rows = store.execute("SELECT uri, kind FROM sources WHERE id=?", (source_id,))
+        if not rows:
+            return None
+        uri, kind = str(rows[0][0]), str(rows[0][1])
+        if kind == "file" and Path(uri).is_file():
+            return media.frame_at(uri, t)
+        if kind == "live":
+            return media.frame_at(uri, t, live=True, timeout=live_timeout)
+        return None
+
+    return frame_of
+
+
 def ask(config: Config, target: str, question: str,
         on_fallback: Callable[[str], None] | None = None,
         watched: Sequence[str] | None = None) -> Any:
@@ -94,7 +117,8 @@ def ask(config: Config, target: str, question: str,
                 on_fallback(str(exc))
             reasoner = None
         return answer(store, question, source_id=source_id, reasoner=reasoner, settings=config.reasoner,
-                      embedder=index_embedder(config.perception.embed, store))
+                      embedder=index_embedder(config.perception.embed, store),
+                      frame_of=frame_reader(store) if getattr(reasoner, "accepts_images", False) else None)
     finally:
         store.close()
 

@@ -27,9 +27,16 @@ class Message:
 
 @runtime_checkable
 class Reasoner(Protocol):
-    """A language model that completes chat messages, optionally into a JSON schema."""
+    """A language model that completes chat messages, optionally into a JSON schema.
+
+    Attributes:
+        name: the backend's registry name.
+        accepts_images: the model reads the ``images`` of :meth:`complete` (vision-language);
+            open questions then get the frame at the answer's newest evidence time.
+    """
 
     name: str
+    accepts_images: bool
 
     def complete(
         self,

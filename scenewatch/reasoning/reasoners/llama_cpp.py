@@ -126,6 +126,7 @@ class LlamaCppReasoner:
     """
 
     name = "llama-cpp"
+    accepts_images = False
 
     def __init__(self, settings: ReasonerSettings | None = None, port: int | None = None) -> None:
         self.settings = settings or ReasonerSettings()

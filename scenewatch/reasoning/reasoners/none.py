@@ -16,6 +16,7 @@ class NoReasoner:
     """Always declines, so planning uses rules only and answers use code-written sentences."""
 
     name = "none"
+    accepts_images = False
 
     def __init__(self, settings: ReasonerSettings | None = None) -> None:
         self.settings = settings

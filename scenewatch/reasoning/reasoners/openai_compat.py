@@ -48,6 +48,7 @@ class OpenAICompatReasoner:
     """
 
     name = "openai"
+    accepts_images = False
 
     def __init__(self, settings: ReasonerSettings | None = None) -> None:
         self.settings = settings or ReasonerSettings(backend="openai")

@@ -47,6 +47,7 @@ class QwenVLReasoner:
     """
 
     name = "qwen-vl"
+    accepts_images = True
 
     def __init__(self, settings: ReasonerSettings | None = None, model: Any = None, processor: Any = None,
                  region_tokens: RegionTokens | None = None) -> None:
