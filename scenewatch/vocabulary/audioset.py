@@ -8,6 +8,7 @@ is read once, on first use, never at import.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -56,30 +57,28 @@ def parents(label: str) -> tuple[str, ...]:
     return _parents().get(label, ())
 
 
+def _closure(label: str, step: Callable[[str], tuple[str, ...]]) -> frozenset[str]:
+    """Every label reached from ``label`` by repeating ``step`` (not ``label`` itself)."""
+    out: set[str] = set()
+    todo = list(step(label))
+    while todo:
+        nxt = todo.pop()
+        if nxt not in out:
+            out.add(nxt)
+            todo.extend(step(nxt))
+    return frozenset(out)
+
+
 @lru_cache(maxsize=1024)
 def descendants(label: str) -> frozenset[str]:
     """Every label below ``label`` in the ontology (not ``label`` itself)."""
-    out: set[str] = set()
-    todo = list(children(label))
-    while todo:
-        kid = todo.pop()
-        if kid not in out:
-            out.add(kid)
-            todo.extend(children(kid))
-    return frozenset(out)
+    return _closure(label, children)
 
 
 @lru_cache(maxsize=1024)
 def ancestors(label: str) -> frozenset[str]:
     """Every label above ``label`` in the ontology (not ``label`` itself): ``Ding-dong`` → Doorbell, Door."""
-    out: set[str] = set()
-    todo = list(parents(label))
-    while todo:
-        up = todo.pop()
-        if up not in out:
-            out.add(up)
-            todo.extend(parents(up))
-    return frozenset(out)
+    return _closure(label, parents)
 
 
 def family(label: str) -> frozenset[str]:
