@@ -48,6 +48,8 @@ NOISE_PRONE_THRESHOLDS: dict[str, float] = {
 
 _SPECIFIC_COVER = 0.5  # a parent event is dropped when its children cover this share of it
 _MIN_TAIL = 0.1  # seconds of unscored audio at the end worth one more zero-padded patch
+_MIN_CLIP = 0.04  # a stream shorter than one patch is scored from this long (a 0.09 s beep)
+_BLOCK = 160  # samples per energy block (10 ms) for salience
 
 
 @dataclass(frozen=True)
@@ -180,15 +182,24 @@ class EventTracker:
         self.peak = np.zeros(n, np.float32)
         self.active = np.zeros(n, bool)  # open and currently above the off-threshold
 
-    def push(self, start: float, end: float, scores: NDArray[np.float32]) -> list[SoundEvent]:
-        """Feed one patch's scores for the time span it stands for; return events that closed."""
+    def push(self, start: float, end: float, scores: NDArray[np.float32], salient: bool = False) -> list[SoundEvent]:
+        """Feed one patch's scores for the time span it stands for; return events that closed.
+
+        ``salient``: the patch holds a sound standing out of quiet (:func:`salient_patches`).
+        """
         closed = self._close(self.open & (start - self.last >= self.settings.merge_gap))
         keep = scores >= self.off
         weak = scores >= self.on
         # A label one 8-bit step above the cut is noise unless a related label hears it too
         # (Ding-dong with Doorbell); a strong score stands on its own.
-        supported = (self._related @ weak.astype(np.float32)) > 0
-        rises = self.report & ((scores >= self.strong) | (weak & supported))
+        strong = self.report & (scores >= self.strong)
+        if strong.any():
+            supported = (self._related @ weak.astype(np.float32)) > 0
+            rises = self.report & (strong | (weak & supported))
+        else:
+            # Only weak labels: the patch's top family may start an event when it names a sound
+            # standing out of quiet alone (no unrelated label as high).
+            rises = self._sole_weak(scores, weak, salient)
         new = rises & ~self.open
         self.start[new] = start
         self.peak[new] = 0.0
@@ -198,6 +209,27 @@ class EventTracker:
         self.peak[cont] = np.maximum(self.peak[cont], scores[cont])
         self.active = cont
         return closed
+
+    def _sole_weak(self, scores: NDArray[np.float32], weak: NDArray[np.bool_], salient: bool) -> NDArray[np.bool_]:
+        """The labels that may start an event in a patch where no label is strong.
+
+        Only a sound standing out of quiet (a short horn, a knock) may start one this way, and only
+        when its top family names it alone: several unrelated names at the top (a bark heard as
+        Buzzer, Cat, Fire alarm… at 0.32) start none. In steady sound (speech, a noise bed) a weak
+        pair such as Animal with Domestic animals at 0.32 is not enough.
+        """
+        none = np.zeros_like(weak)
+        cand = self.report & weak
+        if not cand.any():
+            return none
+        top = float(scores[cand].max())
+        heads = np.flatnonzero((scores >= top - 1e-4) & cand)
+        rel = self._related[np.ix_(heads, heads)] > 0
+        np.fill_diagonal(rel, True)
+        if not rel.all() or not salient:
+            return none
+        none[heads] = True
+        return none
 
     def open_spans(self) -> list[SoundEvent]:
         """Events still open, as they stand now."""
@@ -240,6 +272,31 @@ def prefer_specific(
         )
         if not below or covered < _SPECIFIC_COVER * max(ev.end - ev.start, 1e-6):
             out.append(ev)
+    return out
+
+
+def _touch(a: SoundEvent, b: SoundEvent) -> bool:
+    """The spans overlap or one starts where the other ends."""
+    return min(a.end, b.end) - max(a.start, b.start) > -1e-3
+
+
+def salient_patches(
+    samples: NDArray[np.float32], n: int, patch: int, hop: int, contrast_db: float = 35.0
+) -> NDArray[np.bool_]:
+    """Which of the ``n`` patches (``patch`` samples every ``hop``) hold a sound standing out of quiet.
+
+    Per patch, the loudest 10 ms block must be ``contrast_db`` above the patch's own quietest tenth
+    of blocks (a horn or a click in a quiet room: 40-90 dB; stationary pink, brown, room-tone and
+    traffic beds: under 30 dB). It looks at the patch alone, so a resumed stream decides the same.
+    """
+    blocks = len(samples) // _BLOCK
+    x = samples[: blocks * _BLOCK].astype(np.float64).reshape(blocks, _BLOCK)
+    level = 10.0 * np.log10(np.mean(x * x, axis=1) + 1e-10)
+    out = np.zeros(n, bool)
+    for k in range(n):
+        seg = level[k * hop // _BLOCK: (k * hop + patch) // _BLOCK]
+        if len(seg):
+            out[k] = seg.max() - np.percentile(seg, 10) >= contrast_db
     return out
 
 
@@ -331,12 +388,15 @@ class SoundStream:
         buf = self._buf
         if final and len(buf) < p:
             unscored = len(buf) if self._first_patch else len(buf) - (p - h)
-            if unscored >= _MIN_TAIL * AUDIO_SAMPLE_RATE:
+            if unscored >= (_MIN_CLIP if self._first_patch else _MIN_TAIL) * AUDIO_SAMPLE_RATE:
                 buf = np.concatenate([buf, np.zeros(p - len(buf), np.float32)])
         n = 0 if len(buf) < p else 1 + (len(buf) - p) // h
         if not n or self._buf_start is None:
             return []
         scores = self.scorer.score_patches(buf[: (n - 1) * h + p])
+        # Zero padding is silence only around a clip shorter than one patch, not after heard audio.
+        heard = buf if self._first_patch else self._buf
+        salient = salient_patches(heard[: (n - 1) * h + p], n, p, h, self.settings.salience_db)
         closed: list[SoundEvent] = []
         for k in range(n):
             first = self._origin + self._consumed + k * h  # the patch's first sample on the media clock
@@ -344,7 +404,7 @@ class SoundStream:
             lead_in = self._first_patch and k == 0
             lo = (first if lead_in else first + (p - h) / 2) / AUDIO_SAMPLE_RATE
             hi = (first + (p + h) / 2) / AUDIO_SAMPLE_RATE
-            closed.extend(self.tracker.push(lo, hi, scores[k]))
+            closed.extend(self.tracker.push(lo, hi, scores[k], bool(salient[k])))
             self._covered = hi
         self._first_patch = False
         consumed = n * h
@@ -359,7 +419,18 @@ class SoundStream:
         open_now = self.tracker.open_spans()
         earliest_open = min((e.start for e in open_now), default=np.inf)
         horizon = self._covered - 30.0  # never hold an event longer than this behind a long open one
-        ready = [e for e in self._pending if e.end <= earliest_open or e.end < horizon]
+        # Held: what an open event may still join (it overlaps or touches it), and, transitively,
+        # what touches or overlaps a held one (a chain of spans is one occurrence).
+        held = [e for e in self._pending if not (e.end < earliest_open or e.end < horizon)]
+        ready = [e for e in self._pending if e not in held]
+        grew = True
+        while grew:
+            grew = False
+            for e in [r for r in ready if r.end >= horizon]:
+                if any(_touch(e, o) for o in held + open_now):
+                    ready.remove(e)
+                    held.append(e)
+                    grew = True
         if not ready:
             return []
         self._pending = [e for e in self._pending if e not in ready]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 _SPECIFIC_COVER = 0.5  # related spans are one occurrence when they overlap this share of the shorter one
 _SAME_ONSET = 0.5  # seconds (one patch hop): unrelated labels starting together (and overlapping) are one sound
-_SHORT_OCCURRENCE = 4.0  # seconds: a label firing inside an occurrence this short belongs to it
+_SHORT_OCCURRENCE = 6.0  # seconds: a label firing inside (or right after) an occurrence this short belongs to it
 _CO_LABEL = 0.75  # a co-label of another family is listed only from this score (Chink under a doorbell is not)
 
 
@@ -41,9 +41,10 @@ def group_occurrences(
     0.75 or more). A weaker co-label of another family (Glass at 0.32 or Chink at 0.68 under a
     doorbell) is dropped, so a glass alert does not fire on a doorbell.
 
-    Unrelated labels join when they start together (within one patch hop) or when one fires inside
-    a short occurrence (up to 4 s: the chime in a ring's decay); a doorbell rung during long music
-    stays its own event.
+    Unrelated labels join when they start together (within one patch hop), when one fires inside
+    the other and the longer lasts at most 6 s (the chime in a ring's decay, Buzzer within an alarm
+    clock's ringing), or when one starts where the other ends and together they last at most 6 s
+    (a crash heard as Gunshot, then Thump); a doorbell rung during long music stays its own event.
 
     Args:
         spans: per-label events (each with one label) of a stretch of audio no open span overlaps.
@@ -59,15 +60,18 @@ def group_occurrences(
         for group in groups:
             for other in group:
                 ov = _overlap(span, other)
-                if ov <= 0.0:
-                    continue
                 j = index.get(other.label)
                 related = i is not None and j is not None and (j in labels.descendants(i) or i in labels.descendants(j))
                 shorter = min(span.end - span.start, other.end - other.start)
                 same_onset = abs(span.start - other.start) <= _SAME_ONSET - 1e-6
-                inside = (other.end - other.start <= _SHORT_OCCURRENCE
-                          and ov >= (1 - 1e-6) * (span.end - span.start))
-                if ov >= _SPECIFIC_COVER * max(shorter, 1e-6) and (related or same_onset or inside):
+                longer = max(span.end - span.start, other.end - other.start)
+                inside = longer <= _SHORT_OCCURRENCE and ov >= (1 - 1e-6) * shorter  # one within the other
+                # One sound heard as different things patch after patch (a crash: Gunshot, then
+                # Thump) is one occurrence when the spans follow each other without a gap.
+                chained = (min(abs(span.start - other.end), abs(other.start - span.end)) < 1e-3
+                           and max(span.end, other.end) - min(span.start, other.start) <= _SHORT_OCCURRENCE)
+                covers = ov > 0.0 and ov >= _SPECIFIC_COVER * max(shorter, 1e-6)
+                if chained or (covers and (related or same_onset or inside)):
                     home = group
                     break
             if home is not None:

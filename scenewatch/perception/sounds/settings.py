@@ -21,6 +21,11 @@ class SoundSettings(Section):
         description="score from which a label starts an event on its own (YAMNet's 8-bit steps are "
                     "0.319, 0.5, 0.68…: one step above the 0.30 cut is noise-level)",
     )
+    salience_db: float = Field(
+        35.0, gt=0,
+        description="a patch whose loudest 10 ms is this many dB over its quietest tenth holds a sound out of "
+                    "quiet; there a lone weak label may start an event (noise beds stay under ~30 dB)",
+    )
     off_threshold: float = Field(0.15, ge=0, le=1, description="score under which an event ends")
     merge_gap: float = Field(
         1.0, ge=0, description="merge events of one label closer than this, seconds (ding … dong is one ring)",
