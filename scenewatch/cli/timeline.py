@@ -34,7 +34,7 @@ def timeline_command(
         table.add_row(str(o.id), o.source_id, f"{o.start:.2f}", f"{o.end:.2f}", o.kind, o.label,
                       o.text[:60], f"{o.confidence:.2f}", box)
     console.print(table)
-    console.print(f"{len(rows)} observations in {cfg.store.path}", highlight=False)
+    console.print(f"{len(rows)} observations in {cfg.store.location}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -96,7 +96,7 @@ def watch_command(
         console.print(line, highlight=False)
         for name, why in s.skipped_stages.items():
             console.print(f"  [yellow]stage {name} skipped:[/] {why}", highlight=False)
-    console.print(f"timeline: {cfg.store.path}", highlight=False)
+    console.print(f"timeline: {cfg.store.location}", highlight=False)
     if failed:
         raise typer.Exit(1)  # some sources of a folder could not be ingested
 

@@ -1,4 +1,4 @@
-"""Hybrid search over everything perceived: FTS5 keywords + vector similarity, fused by rank.
+"""Hybrid search over everything perceived: BM25 keywords + vector similarity, fused by rank.
 
 Two ranked lists — BM25 over labels and text (exact words, OCR strings, names) and cosine
 similarity of embeddings (paraphrases: "courier" finds "delivery man") — are fused with
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scenewatch.errors import ScenewatchError
-from scenewatch.memory.store import _OBS_COLUMNS, TimelineStore, _row_to_observation, fts_query
+from scenewatch.memory.store import _OBS_COLUMNS, TimelineStore, _row_to_observation, fts_query, open_store
 from scenewatch.memory.vectors import VectorIndex
 from scenewatch.payloads import thumbnail_of
 from scenewatch.spans import merge_spans, same_text
@@ -100,11 +100,16 @@ class Moment:
         return data
 
 
-def keyword_query(text: str) -> str:
-    """The FTS5 MATCH expression for free text (stopwords dropped unless nothing else is left)."""
+def keyword_terms(text: str) -> str:
+    """The words of free text a keyword search looks for: each once, stopwords dropped unless nothing else is left."""
     words = list(dict.fromkeys(re.findall(r"\w+", text.lower())))
     content = [w for w in words if w not in STOPWORDS]
-    return fts_query(" ".join(content or words))
+    return " ".join(content or words)
+
+
+def keyword_query(text: str) -> str:
+    """The FTS5 MATCH expression for free text (stopwords dropped unless nothing else is left)."""
+    return fts_query(keyword_terms(text))
 
 
 def _filter_sql(filters: SearchFilters, alias: str = "o") -> tuple[str, list[Any]]:
@@ -130,16 +135,8 @@ def _filter_sql(filters: SearchFilters, alias: str = "o") -> tuple[str, list[Any
 
 def keyword_hits(store: TimelineStore, query: str, filters: SearchFilters, k: int = 50) -> list[int]:
     """Observation ids matching ``query``'s words, BM25 best first."""
-    match = keyword_query(query[:MAX_QUERY_CHARS])
-    if not match:
-        return []
     extra, params = _filter_sql(filters)
-    rows = store.execute(
-        "SELECT o.id FROM observations_fts f JOIN observations o ON o.id = f.rowid "
-        f"WHERE observations_fts MATCH ?{extra} ORDER BY bm25(observations_fts) LIMIT ?",
-        [match, *params, int(k)],
-    )
-    return [int(r[0]) for r in rows]
+    return store.keyword_ids(keyword_terms(query[:MAX_QUERY_CHARS]), extra, params, int(k))
 
 
 def vector_hits(store: TimelineStore, query: str, embedder: Embedder, filters: SearchFilters,
@@ -264,7 +261,7 @@ def search_with_config(
     """
     from scenewatch.errors import BackendUnavailable
 
-    with TimelineStore(config.store.path, readonly=True) as store:
+    with open_store(config.store.target, readonly=True) as store:
         model = None
         if embedder is not None and VectorIndex.for_store(store).model() is not None:
             try:

@@ -9,6 +9,7 @@ refused rather than touched.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scenewatch.errors import StoreError
 from scenewatch.payloads import Payload, parse_payload
@@ -232,7 +233,43 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# A row whose idempotent key (source, ukey) is stored updates that row; RETURNING gives its id either way.
+_INSERT_OBSERVATION = (
+    'INSERT INTO observations(source_id, kind, start, "end", wall_start, label, text, '
+    "confidence, box, track_id, payload, created_at, stage, ukey, open) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+    'ON CONFLICT(source_id, ukey) DO UPDATE SET start=excluded.start, "end"=excluded."end", '
+    "label=excluded.label, text=excluded.text, confidence=excluded.confidence, box=excluded.box, "
+    "track_id=excluded.track_id, payload=excluded.payload, open=excluded.open RETURNING id"
+)
+
 _OBS_COLUMNS = 'id, source_id, kind, start, "end", wall_start, label, text, confidence, box, track_id, payload'
+
+
+class SqlCursor(Protocol):
+    """What a statement run inside :meth:`TimelineStore.transaction` gives back (a DB-API cursor)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class SqlConnection(Protocol):
+    """The connection a transaction yields: SQLite's own, or PostgreSQL's translating wrapper.
+
+    Statements are written in SQLite's dialect with ``?`` placeholders; see
+    :mod:`scenewatch.memory.postgres_sql` for what the PostgreSQL store translates.
+    """
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
 
 
 def _row_to_observation(row: sqlite3.Row | tuple[Any, ...]) -> Observation:
@@ -264,10 +301,14 @@ def fts_query(text: str) -> str:
     Operators (``NEAR``, ``AND``, ``*``, quotes, column filters) in the input are treated as
     plain words, so user text can never change the query's structure.
     """
+    return " OR ".join('"' + w.replace('"', '""') + '"*' for w in fts_words(text))
+
+
+def fts_words(text: str) -> list[str]:
+    """The words of free text a keyword query searches for (each a prefix term), at most 32."""
     import re
 
-    words = re.findall(r"\w+", text.lower())[:32]
-    return " OR ".join('"' + w.replace('"', '""') + '"*' for w in words)
+    return re.findall(r"\w+", text.lower())[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,8 +367,12 @@ class TimelineStore:
         StoreError: the file cannot be created, is not a database, or is from a newer schema.
     """
 
+    dialect = "sqlite"
+    """SQL dialect of the backend (``sqlite`` or ``postgresql``)."""
+
     def __init__(self, path: Path | str, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.location = str(self.path)
         self.readonly = readonly
         self._lock = threading.RLock()
         if self.path.is_dir():
@@ -398,7 +443,7 @@ class TimelineStore:
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[SqlConnection]:
         """One atomic write: everything inside commits together or not at all."""
         with self._lock:
             try:
@@ -411,6 +456,10 @@ class TimelineStore:
         """Run a read query and return all rows (for stages that need custom queries)."""
         with self._lock:
             return [tuple(r) for r in self._conn.execute(sql, params).fetchall()]
+
+    def _serialize(self, conn: SqlConnection, key: str) -> None:
+        """Make concurrent transactions on ``key`` run one after another (SQLite: the writer lock does)."""
+        del conn, key
 
     # ------------------------------------------------------------------- sources
     def upsert_source(self, info: SourceInfo) -> None:
@@ -532,10 +581,11 @@ class TimelineStore:
         """
         now = time.time()
         with self.transaction() as c:
+            self._serialize(c, f"source_lock:{source_id}")
             row = c.execute("SELECT owner, expires FROM source_locks WHERE source_id=?", (source_id,)).fetchone()
             if row is not None and row[0] != owner and float(row[1]) > now and not (gone and gone(row[0])):
                 raise StoreError(
-                    f"{source_id} is being watched by another run ({row[0]}) into {self.path}; "
+                    f"{source_id} is being watched by another run ({row[0]}) into {self.location}; "
                     f"wait for it to finish or stop it (its lock expires {float(row[1]) - now:.0f} s after it stops)")
             c.execute("INSERT INTO source_locks(source_id, owner, expires) VALUES (?,?,?) "
                       "ON CONFLICT(source_id) DO UPDATE SET owner=excluded.owner, expires=excluded.expires",
@@ -578,22 +628,16 @@ class TimelineStore:
             The new row ids, in order.
         """
         now = time.time()
-        ids: list[int] = []
+        obs = list(observations)
+        if meta is not None and len(meta) < len(obs):
+            raise ValueError(f"commit_batch: {len(meta)} meta for {len(obs)} observations")
         with self.transaction() as c:
-            for i, o in enumerate(observations):
-                m = meta[i] if meta is not None else RowMeta()
-                cur = c.execute(
-                    'INSERT INTO observations(source_id, kind, start, "end", wall_start, label, text, '
-                    "confidence, box, track_id, payload, created_at, stage, ukey, open) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                    'ON CONFLICT(source_id, ukey) DO UPDATE SET start=excluded.start, "end"=excluded."end", '
-                    "label=excluded.label, text=excluded.text, confidence=excluded.confidence, box=excluded.box, "
-                    "track_id=excluded.track_id, payload=excluded.payload, open=excluded.open RETURNING id",
-                    (o.source_id, o.kind, o.start, o.end, o.wall_start, o.label, o.text, o.confidence,
-                     json.dumps(list(o.box)) if o.box else None, o.track_id, _payload_json(o), now,
-                     m.stage, m.ukey, int(m.open)),
-                )
-                ids.append(int(cur.fetchone()[0]))
+            ids = self._insert_rows(c, [
+                (o.source_id, o.kind, o.start, o.end, o.wall_start, o.label, o.text, o.confidence,
+                 json.dumps(list(o.box)) if o.box else None, o.track_id, _payload_json(o), now,
+                 m.stage, m.ukey, int(m.open))
+                for o, m in zip(obs, meta if meta is not None else itertools.repeat(RowMeta()), strict=False)
+            ])
             for i, o in enumerate(updates):
                 if o.id is None:
                     raise ValueError("commit_batch: an update needs an observation id")
@@ -607,8 +651,9 @@ class TimelineStore:
                 )
             if progress is not None:
                 c.execute(
-                    "UPDATE sources SET processed_until=MAX(processed_until, ?), updated_at=? WHERE id=?",
-                    (progress[1], now, progress[0]),
+                    "UPDATE sources SET processed_until=CASE WHEN processed_until > ? THEN processed_until ELSE ? END, "
+                    "updated_at=? WHERE id=?",
+                    (progress[1], progress[1], now, progress[0]),
                 )
                 for stage, sp in (stages or {}).items():
                     c.execute(
@@ -620,9 +665,17 @@ class TimelineStore:
                     )
         return ids
 
+    def _insert_rows(self, conn: SqlConnection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+        """Upsert observation rows (in ``_INSERT_OBSERVATION``'s column order); their ids, in order."""
+        return [int(conn.execute(_INSERT_OBSERVATION, row).fetchone()[0]) for row in rows]
+
     def add_observations(self, observations: Iterable[Observation]) -> list[int]:
         """Insert observations in one transaction and return their ids."""
         return self.commit_batch(observations)
+
+    def bulk_add_observations(self, observations: Iterable[Observation]) -> int:
+        """Load many new rows at once, without idempotent keys (archives, benchmarks); returns how many."""
+        return len(self.commit_batch(observations))
 
     def get_observation(self, observation_id: int) -> Observation | None:
         """One observation by id."""
@@ -673,20 +726,34 @@ class TimelineStore:
         return [_row_to_observation(r) for r in self.execute(sql, params)]
 
     def search_text(self, query: str, limit: int = 20, source_id: str | None = None) -> list[Observation]:
-        """Keyword search over labels and text (FTS5, BM25 ranked); safe for any input."""
-        match = fts_query(query)
+        """Keyword search over labels and text (BM25 ranked); safe for any input."""
+        if source_id is None:
+            ids = self.keyword_ids(query, limit=limit)
+        else:
+            ids = self.keyword_ids(query, " AND o.source_id = ?", [source_id], limit=limit)
+        if not ids:
+            return []
+        rows = {int(r[0]): _row_to_observation(r) for r in self.execute(
+            f"SELECT {_OBS_COLUMNS} FROM observations WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        return [rows[i] for i in ids if i in rows]
+
+    def keyword_ids(self, text: str, where: str = "", params: Sequence[Any] = (), limit: int = 20) -> list[int]:
+        """Ids of observations whose label or text holds a word of ``text`` (as a prefix), BM25 best first.
+
+        Args:
+            text: free text; each word is a literal prefix term, OR-ed (see :func:`fts_query`).
+            where: extra ``AND …`` conditions on the observation, aliased ``o`` (``?`` placeholders).
+            params: values of ``where``'s placeholders.
+            limit: at most this many ids.
+        """
+        match = fts_query(text)
         if not match:
             return []
-        sql = (f"SELECT {', '.join('o.' + c.strip() for c in _OBS_COLUMNS.split(','))} "
-               "FROM observations_fts f JOIN observations o ON o.id = f.rowid "
-               "WHERE observations_fts MATCH ?")
-        params: list[Any] = [match]
-        if source_id is not None:
-            sql += " AND o.source_id = ?"
-            params.append(source_id)
-        sql += " ORDER BY bm25(observations_fts) LIMIT ?"
-        params.append(int(limit))
-        return [_row_to_observation(r) for r in self.execute(sql, params)]
+        rows = self.execute(
+            "SELECT o.id FROM observations_fts f JOIN observations o ON o.id = f.rowid "
+            f"WHERE observations_fts MATCH ?{where} ORDER BY bm25(observations_fts), o.id LIMIT ?",
+            [match, *params, int(limit)])
+        return [int(r[0]) for r in rows]
 
     def count(self, kind: str | None = None) -> int:
         """Number of observations (of one kind)."""
@@ -732,6 +799,29 @@ class TimelineStore:
                   payload=json.loads(r[10]))
             for r in rows
         ]
+
+
+def is_database_url(target: object) -> bool:
+    """Whether ``target`` names a PostgreSQL database (``postgresql://…``) rather than a SQLite file."""
+    return isinstance(target, str) and target.split(":", 1)[0].lower() in ("postgresql", "postgres")
+
+
+def open_store(target: str | Path, readonly: bool = False) -> TimelineStore:
+    """Open the timeline named by ``target``: a ``postgresql://user@host:port/db`` URL or a SQLite file path.
+
+    Args:
+        target: a database URL or a file path (``config.store.target``).
+        readonly: open for reading only.
+
+    Raises:
+        StoreError: the database cannot be opened or has a newer schema.
+        BackendUnavailable: a URL was given but the ``scale`` extra (psycopg, pgvector) is missing.
+    """
+    if is_database_url(target):
+        from scenewatch.memory.postgres import PostgresStore
+
+        return PostgresStore(str(target), readonly=readonly)
+    return TimelineStore(target, readonly=readonly)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -1,5 +1,8 @@
 """Vector index next to the timeline: one embedding per observation, in the same SQLite file.
 
+(A PostgreSQL store gets :class:`~scenewatch.memory.postgres_vectors.PgVectorIndex` from
+:meth:`VectorIndex.for_store` instead: pgvector with an HNSW index, same methods.)
+
 Vectors live in ``observation_vectors`` (schema v2) as little-endian float32 blobs — the
 format sqlite-vec reads, so ``vec_distance_cosine(vector, ?)`` works on them wherever the
 Python ``sqlite3`` module can load extensions. Rows are deleted with their observation (FK
@@ -107,7 +110,12 @@ class VectorIndex:
         with cls._instances_lock:
             index = cls._instances.get(store)
             if index is None:
-                index = cls._instances[store] = cls(store)
+                if store.dialect == "postgresql":  # pgvector + HNSW instead of the in-memory matrix
+                    from scenewatch.memory.postgres_vectors import PgVectorIndex
+
+                    index = cls._instances[store] = PgVectorIndex(store)
+                else:
+                    index = cls._instances[store] = cls(store)
             return index
 
     # ------------------------------------------------------------------ model
@@ -226,8 +234,11 @@ class VectorIndex:
             n = min(k, int(np.isfinite(scores).sum()))
             if n == 0:
                 return []
-            top = np.argpartition(-scores, n - 1)[:n]
-            top = top[np.argsort(-scores[top], kind="stable")]
+            # Every row tied with the n-th best competes, and ties go to the lower observation id
+            # (as in the PostgreSQL index), so the same rows give the same hits in any order.
+            kth = scores[np.argpartition(-scores, n - 1)[n - 1]]
+            cand = np.flatnonzero(scores >= kth)
+            top = cand[np.lexsort((self._ids[cand], -scores[cand]))][:n]
             return [VectorHit(int(self._ids[i]), float(scores[i])) for i in top]
 
     # ------------------------------------------------------------------ cache

@@ -20,7 +20,7 @@ from typing import Any
 
 from scenewatch.config import Config
 from scenewatch.errors import ScenewatchError, SourceError
-from scenewatch.memory.store import TimelineStore
+from scenewatch.memory.store import open_store
 from scenewatch.perception.stage import Stage, StageContext
 from scenewatch.runtime.pipeline import Pipeline, Progress
 from scenewatch.types import Observation
@@ -55,10 +55,10 @@ def _run_stage(path: Path | str, config: Config, stage: str, kind: str, *, store
 
     with tempfile.TemporaryDirectory(prefix="scenewatch-") as tmp:
         if store_path is None:
-            store_cfg = cfg.store.model_copy(update={"path": Path(tmp) / "timeline.db",
+            store_cfg = cfg.store.model_copy(update={"path": Path(tmp) / "timeline.db", "url": None,
                                                      "media_dir": cfg.store.media_dir or Path(tmp) / "media"})
             cfg = cfg.model_copy(update={"store": store_cfg})
-        with TimelineStore(cfg.store.path) as store:
+        with open_store(cfg.store.target) as store:
             pipeline = Pipeline(cfg, store, on_progress=report, stages=factory)
             [summary] = pipeline.run(str(path))
             if not summary.stages and stage not in summary.done_stages:

@@ -12,7 +12,7 @@ from typing import Any
 
 from scenewatch.config import Config
 from scenewatch.memory.outbox import GAVE_UP, Outbox, OutboxRow
-from scenewatch.memory.store import TimelineStore
+from scenewatch.memory.store import open_store
 from scenewatch.triggers.actions import ActionDispatcher
 
 
@@ -46,7 +46,7 @@ def row_dict(row: OutboxRow, now: float | None = None) -> dict[str, Any]:
 
 def list_outbox(config: Config, include_delivered: bool = False, limit: int = 100) -> list[dict[str, Any]]:
     """Pending deliveries oldest first (all rows, newest first, with ``include_delivered``)."""
-    with TimelineStore(config.store.path, readonly=True) as store:
+    with open_store(config.store.target, readonly=True) as store:
         outbox = Outbox(store)
         rows = outbox.rows(limit) if include_delivered else outbox.pending()[:limit]
         now = time.time()
@@ -60,7 +60,7 @@ def flush_outbox(config: Config, retry_given_up: bool = False) -> FlushResult:
         config: the configuration (store path, retry settings).
         retry_given_up: also retry rows that exhausted their attempts.
     """
-    with TimelineStore(config.store.path) as store:
+    with open_store(config.store.target) as store:
         outbox = Outbox(store)
         revived = outbox.retry_given_up() if retry_given_up else 0
         delivered = ActionDispatcher(store, config.triggers).deliver_due(now=GAVE_UP / 2)

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from scenewatch.config import Config
 from scenewatch.errors import ConfigError
-from scenewatch.memory.store import TimelineStore
+from scenewatch.memory.store import TimelineStore, open_store
 from scenewatch.perception.faces.gallery import FaceMatch, Gallery
 from scenewatch.perception.faces.recognizer import FaceRecognizer, FaceSighting
 
@@ -37,7 +37,7 @@ class PersonEntry:
 
 
 def _open(config: Config) -> TimelineStore:
-    return TimelineStore(config.store.path)
+    return open_store(config.store.target)
 
 
 def _jpeg(crop: NDArray[np.uint8], side: int = 112) -> bytes:

@@ -12,7 +12,7 @@ from typing import Any
 
 from scenewatch.config import Config
 from scenewatch.errors import BackendUnavailable, ConfigError, ScenewatchError
-from scenewatch.memory.store import TimelineStore
+from scenewatch.memory.store import TimelineStore, open_store
 
 
 def parse_media_time(text: str | None) -> float | None:
@@ -44,7 +44,7 @@ def open_target(target: str, config: Config) -> tuple[TimelineStore, str | None]
     path = Path(target).expanduser()
     if path.is_file() and path.read_bytes()[:16] == b"SQLite format 3\x00":
         return TimelineStore(path, readonly=True), None
-    store = TimelineStore(config.store.path, readonly=True)
+    store = open_store(config.store.target, readonly=True)
     wanted = {target, str(path.resolve()) if path.exists() else target}
     for source in store.list_sources():
         if source["id"] in wanted or source["uri"] in wanted:
@@ -103,10 +103,10 @@ def ask(config: Config, target: str, question: str,
     from scenewatch.runtime.models import index_embedder
 
     if watched is not None:
-        store = TimelineStore(config.store.path, readonly=True)
+        store = open_store(config.store.target, readonly=True)
         source_id = watched[0] if len(watched) == 1 else None
     elif target == "all":
-        store, source_id = TimelineStore(config.store.path, readonly=True), None
+        store, source_id = open_store(config.store.target, readonly=True), None
     else:
         store, source_id = open_target(target, config)
     try:
@@ -128,7 +128,7 @@ def report(config: Config, since: float | None = None, until: float | None = Non
     """A period summarised across sources: events first, then highlights."""
     from scenewatch.reasoning.summary import report as summarise
 
-    with TimelineStore(config.store.path, readonly=True) as store:
+    with open_store(config.store.target, readonly=True) as store:
         return summarise(store, since=since, until=until, source_id=source_id)
 
 
@@ -139,7 +139,7 @@ def reembed(config: Config, progress: Callable[[int, int], None] | None = None) 
     from scenewatch.runtime import models
 
     embedder = models.embedder(config.perception.embed)
-    with TimelineStore(config.store.path) as store:
+    with open_store(config.store.target) as store:
         previous = VectorIndex.for_store(store).model()
         count = rebuild(store, embedder, progress=progress)
     return {"model": embedder.model_name, "dim": embedder.dim, "embedded": count,
@@ -158,5 +158,5 @@ def prune(config: Config, days: float | None = None, gb: float | None = None, dr
     gb = config.store.retention_gb if gb is None else gb
     if days is None and gb is None:
         raise ConfigError("nothing to prune by: pass --days/--gb or set store.retention_days/retention_gb")
-    with TimelineStore(config.store.path) as store:
+    with open_store(config.store.target) as store:
         return apply_retention(store, config.store.resolved_media_dir(), days=days, max_gb=gb, dry_run=dry_run)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from scenewatch.config import Config
 from scenewatch.errors import ConfigError
-from scenewatch.memory.store import TimelineStore
+from scenewatch.memory.store import TimelineStore, open_store
 from scenewatch.training.dataset import DatasetStats, ValidationReport, dataset_stats, validate_file
 from scenewatch.training.export import ExportSettings, ExportSummary, export_dataset
 from scenewatch.training.formats import DatasetFormat
@@ -53,7 +53,7 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
 
 
 def _store(config: Config, readonly: bool = False) -> TimelineStore:
-    return TimelineStore(config.store.path, readonly=readonly)
+    return open_store(config.store.target, readonly=readonly)
 
 
 def review(config: Config, target: ReviewTarget, target_id: int | None,

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from scenewatch.memory.outbox import GAVE_UP, Outbox
-from scenewatch.memory.store import TimelineStore
+from scenewatch.memory.store import TimelineStore, open_store
 from scenewatch.triggers.actions import ActionDispatcher
 from scenewatch.triggers.settings import ActionSettings, RuleSettings, TriggerSettings
 from scenewatch.types import Event, SourceInfo
@@ -19,8 +19,8 @@ def _event(store: TimelineStore, start: float) -> Event:
     return replace(ev, id=store.add_event(ev))
 
 
-def test_rows_queue_once_in_order_and_record_failures(tmp_path: Path) -> None:
-    store = TimelineStore(tmp_path / "t.db")
+def test_rows_queue_once_in_order_and_record_failures(store_target: str | Path) -> None:
+    store = open_store(store_target)
     store.upsert_source(SourceInfo("cam", "cam.mp4", "file"))
     outbox = Outbox(store)
     a, b = _event(store, 1.0), _event(store, 5.0)
@@ -46,8 +46,8 @@ def test_rows_queue_once_in_order_and_record_failures(tmp_path: Path) -> None:
     assert [(r.id, r.delivered_at, r.attempts) for r in delivered] == [(rows[0].id, 50.0, 1)]
 
 
-def test_dispatcher_delivers_through_the_outbox(tmp_path: Path) -> None:
-    store = TimelineStore(tmp_path / "t.db")
+def test_dispatcher_delivers_through_the_outbox(store_target: str | Path, tmp_path: Path) -> None:
+    store = open_store(store_target)
     store.upsert_source(SourceInfo("cam", "cam.mp4", "file"))
     out = tmp_path / "got.json"
     ok = ActionSettings(type="command", command=[sys.executable, "-c",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from memory_corpus import (
@@ -14,21 +15,39 @@ from memory_corpus import (
     noise_observations,
     scene_observations,
 )
+from pg_server import new_pg_database
 
 from scenewatch.memory.search import Moment, SearchFilters, keyword_query, search
-from scenewatch.memory.store import TimelineStore
+from scenewatch.memory.store import TimelineStore, open_store
 from scenewatch.memory.vectors import index_pending
 from scenewatch.types import Observation
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+def _filled(target: str | Path, embedder):  # type: ignore[no-untyped-def]
     manifest_rows, manifest_truths = manifest_observations()
-    store = TimelineStore(tmp_path_factory.mktemp("search") / "timeline.db")
+    store = open_store(target)
     fill_store(store, scene_observations() + manifest_rows + noise_observations(400))
     assert index_pending(store, embedder) == store.count()
-    yield store, SCENE_TRUTHS + manifest_truths
+    return store, SCENE_TRUTHS + manifest_truths
+
+
+@pytest.fixture(scope="module")
+def sqlite_corpus(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+    store, truths = _filled(tmp_path_factory.mktemp("search") / "timeline.db", embedder)
+    yield store, truths
     store.close()
+
+
+@pytest.fixture(scope="module")
+def pg_corpus(pg_admin_url: str, pg_template: str, embedder):  # type: ignore[no-untyped-def]
+    store, truths = _filled(new_pg_database(pg_admin_url, pg_template), embedder)
+    yield store, truths
+    store.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def corpus(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    return request.getfixturevalue("sqlite_corpus" if request.param == "sqlite" else "pg_corpus")
 
 
 def _hit(moments: list[Moment], truth: Truth, k: int = 5) -> bool:
@@ -115,3 +134,25 @@ def test_search_without_vectors_index_is_keyword_only(timeline: TimelineStore) -
     fill_store(timeline, scene_observations())
     moments = search(timeline, "doorbell")
     assert moments[0].label == "Doorbell" and moments[0].matched_by == ("keyword",)
+
+
+_AGREEMENT_QUERIES = ["person", "car", "dog barking", "music playing", "someone knocks on the door", "red truck",
+                      "mail", "fellow americans", "what did the sign say", "laptop on a desk", "wind", "cat"]
+
+
+@pytest.mark.parametrize("use_vectors", [False, True], ids=["keyword", "hybrid"])
+def test_backends_agree_on_search_results(sqlite_corpus, pg_corpus, embedder, use_vectors: bool) -> None:  # type: ignore[no-untyped-def]
+    """The same rows in SQLite and PostgreSQL give the same top-10 moments (ids, spans, texts)."""
+    lite, pg = sqlite_corpus[0], pg_corpus[0]
+    queries = _AGREEMENT_QUERIES + [t.query for t in sqlite_corpus[1]]
+    filters = [None, SearchFilters(kinds=("object", "sound")), SearchFilters(source_id=SCENE_ID, since=5, until=40)]
+    compared = 0
+    for query in queries:
+        for flt in filters:
+            got = [search(s, query, embedder=embedder if use_vectors else None, filters=flt, limit=10)
+                   for s in (lite, pg)]
+            key = [[(m.observation_id, m.start, m.end, m.snippet, m.matched_by) for m in ms] for ms in got]
+            assert key[0] == key[1], f"{query!r} {flt}: sqlite {key[0][:3]} vs postgresql {key[1][:3]}"
+            assert [m.score for m in got[0]] == pytest.approx([m.score for m in got[1]], abs=1e-6)
+            compared += bool(got[0])
+    assert compared >= len(queries)  # most queries find something, so agreement is not vacuous

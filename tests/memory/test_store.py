@@ -9,19 +9,22 @@ from pathlib import Path
 import pytest
 
 from scenewatch.errors import StoreError
-from scenewatch.memory.store import SCHEMA_VERSION, TimelineStore, fts_query
+from scenewatch.memory.store import SCHEMA_VERSION, TimelineStore, fts_query, open_store
 from scenewatch.types import Event, Observation, SourceInfo
 
 
-def _store(tmp_path: Path) -> TimelineStore:
-    s = TimelineStore(tmp_path / "t.db")
+def _store(target: str | Path) -> TimelineStore:
+    s = open_store(target)
     s.upsert_source(SourceInfo(id="cam", uri="/x.mp4", kind="file", duration=30.0))
     return s
 
 
-def test_roundtrip_wal_and_fts(tmp_path: Path) -> None:
-    s = _store(tmp_path)
-    assert s.execute("PRAGMA journal_mode")[0][0] == "wal"
+def test_sqlite_is_wal(tmp_path: Path) -> None:
+    assert _store(tmp_path / "t.db").execute("PRAGMA journal_mode")[0][0] == "wal"
+
+
+def test_roundtrip_and_fts(store_target: str | Path) -> None:
+    s = _store(store_target)
     ids = s.commit_batch([
         Observation(kind="text", source_id="cam", start=8.8, end=20.0, label="text", text="PRIORITY MAIL",
                     confidence=0.97, box=(350, 172, 600, 322), payload={"thumbnail": "a.jpg"}),
@@ -45,16 +48,16 @@ def test_roundtrip_wal_and_fts(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("query", ['"', "*", "NEAR", 'a" OR 1=1 --', "title:x", "✓ ünïcödé 漢字", "", "x" * 10000,
                                    "DROP TABLE observations;"])
-def test_fts_is_injection_safe(tmp_path: Path, query: str) -> None:
-    s = _store(tmp_path)
+def test_fts_is_injection_safe(store_target: str | Path, query: str) -> None:
+    s = _store(store_target)
     s.add_observations([Observation(kind="text", source_id="cam", start=0, end=1, text="hello NEAR world")])
     s.search_text(query)  # never raises
     assert s.count() == 1
     assert all(part.endswith('"*') for part in fts_query(query).split(" OR ") if part)
 
 
-def test_events_roundtrip(tmp_path: Path) -> None:
-    s = _store(tmp_path)
+def test_events_roundtrip(store_target: str | Path) -> None:
+    s = _store(store_target)
     eid = s.add_event(Event(rule="doorbell", source_id="cam", start=12.0, end=12.5, observation_ids=(1, 2),
                             title="Doorbell", severity="warning"))
     ev = s.events()[0]
@@ -63,7 +66,7 @@ def test_events_roundtrip(tmp_path: Path) -> None:
 
 def test_newer_schema_is_refused_and_untouched(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
-    _store(tmp_path).close()
+    _store(path).close()
     with sqlite3.connect(path) as c:
         c.execute(f"PRAGMA user_version={SCHEMA_VERSION + 5}")
     with pytest.raises(StoreError, match="newer than this scenewatch"):
@@ -84,13 +87,13 @@ def test_unwritable_path(tmp_path: Path) -> None:
         TimelineStore(notdb)
 
 
-def test_one_writer_many_readers(tmp_path: Path) -> None:
-    s = _store(tmp_path)
+def test_one_writer_many_readers(store_target: str | Path) -> None:
+    s = _store(store_target)
     stop = threading.Event()
     seen: list[int] = []
 
     def read() -> None:
-        r = TimelineStore(tmp_path / "t.db", readonly=True)
+        r = open_store(store_target, readonly=True)
         while not stop.is_set():
             seen.append(r.count())
         r.close()

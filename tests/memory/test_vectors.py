@@ -9,7 +9,7 @@ import pytest
 from memory_corpus import fill_store, scene_observations
 
 from scenewatch.errors import ScenewatchError
-from scenewatch.memory.store import TimelineStore
+from scenewatch.memory.store import TimelineStore, open_store
 from scenewatch.memory.vectors import (
     EmbeddingModelMismatch,
     VectorIndex,
@@ -100,12 +100,11 @@ def test_mixing_models_is_an_error_until_reembed(timeline: TimelineStore) -> Non
     assert index.search(new.embed_texts(["sound of Siren"])[0], k=1)[0].score == pytest.approx(1.0, abs=1e-5)
 
 
-def test_index_survives_reopen(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "t.db"
-    with TimelineStore(path) as s:
+def test_index_survives_reopen(store_target) -> None:  # type: ignore[no-untyped-def]
+    with open_store(store_target) as s:
         fill_store(s, scene_observations())
         index_pending(s, HashEmbedder())
-    with TimelineStore(path, readonly=True) as s:
+    with open_store(store_target, readonly=True) as s:
         index = VectorIndex.for_store(s)
         assert index.count() == s.count() and index.model() == ("fake/hash", 16)
         assert len(index.search(HashEmbedder().embed_texts(["sound of Doorbell"])[0], k=3)) == 3
