@@ -26,6 +26,7 @@ from scenewatch.ingest.settings import IngestSettings
 from scenewatch.memory.settings import StoreSettings
 from scenewatch.perception.settings import PerceptionSettings
 from scenewatch.reasoning.settings import ReasonerSettings
+from scenewatch.runtime.cluster_settings import ClusterSettings
 from scenewatch.triggers.settings import TriggerSettings
 
 # Values of the config file being loaded; set only inside load_config.
@@ -70,6 +71,7 @@ class Config(BaseSettings):
     triggers: TriggerSettings = TriggerSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     serve: ServeSettings = ServeSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @classmethod
     def settings_customise_sources(

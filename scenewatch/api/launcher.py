@@ -47,8 +47,11 @@ def prepare_password(config: Config) -> str | None:
         return queries.ensure_admin_password(store, secret)
 
 
-def run(config: Config, *, workers: bool = True, say: Callable[[str], None] = lambda _: None) -> None:
+def run(config: Config, *, workers: bool = True, say: Callable[[str], None] = lambda _: None,
+        ray: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then stop the HTTP server, the publisher and every worker.
+
+    ``ray`` (``local`` or a cluster address) runs each source in a Ray actor instead of a thread.
 
     Raises:
         ConfigError: an unsafe bind (see :func:`check_bind`).
@@ -61,7 +64,12 @@ def run(config: Config, *, workers: bool = True, say: Callable[[str], None] = la
         from scenewatch.api.app import create_app
     except ModuleNotFoundError as exc:
         raise BackendUnavailable(f"serving needs {exc.name}: pip install 'scenewatch[serve]'") from None
-    manager = SourceManager(config).start() if workers else None
+    factory = None
+    if ray is not None:  # each source in a Ray actor (docs/cluster.md)
+        from scenewatch.runtime.cluster import ray_worker_factory
+
+        factory = ray_worker_factory(config.cluster.address if ray == "local" else ray)
+    manager = SourceManager(config, worker_factory=factory).start() if workers else None
     app = create_app(config, manager=manager)
     if config.serve.mqtt.enabled:
         from scenewatch.api.mqtt import MqttPublisher

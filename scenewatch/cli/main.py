@@ -17,7 +17,7 @@ from scenewatch.errors import ScenewatchError
 
 # Subcommand modules in scenewatch.cli; each defines ``register(app: typer.Typer)``.
 COMMAND_MODULES = (
-    "watch", "timeline", "info", "transcribe", "sounds", "detect", "concepts", "read",
+    "watch", "index", "timeline", "info", "transcribe", "sounds", "detect", "concepts", "read",
     "search", "ask", "report",
     "review", "export", "dataset", "train", "plan",  # learning (docs/learning.md)
     "serve", "token",  # serving (docs/serving.md)

@@ -13,6 +13,9 @@ def serve_command(
     host: str | None = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
     port: int | None = typer.Option(None, "--port", min=1, max=65535, help="Port (default 8976)."),
     no_workers: bool = typer.Option(False, "--no-workers", help="Serve the timeline without watching sources."),
+    ray: bool = typer.Option(False, "--ray", help="Run each source in a Ray actor (see ADDRESS)."),
+    address: str | None = typer.Argument(
+        None, help="With --ray: the cluster address (auto, ray://head:10001); none starts a local cluster."),
     db: Path | None = DbOption,
     config: Path | None = ConfigOption,
 ) -> None:
@@ -26,7 +29,10 @@ def serve_command(
     generated = launcher.prepare_password(cfg)
     if generated:
         console.print(f"[bold]admin password (shown once):[/] {generated}", highlight=False)
-    launcher.run(cfg, workers=not no_workers, say=lambda line: console.print(line, highlight=False))
+    if address is not None and not ray:
+        raise typer.BadParameter(f"unexpected argument {address!r} (a Ray address goes with --ray)")
+    launcher.run(cfg, workers=not no_workers, say=lambda line: console.print(line, highlight=False),
+                 ray=(address or "local") if ray else None)
 
 
 def register(app: typer.Typer) -> None:

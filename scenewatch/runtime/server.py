@@ -14,8 +14,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from scenewatch.config import Config
 from scenewatch.errors import ScenewatchError
@@ -51,6 +52,7 @@ class SourceStatus:
     observations: int = 0
     dropped: int = 0
     last_error: str | None = None
+    actor: dict[str, Any] | None = None  # serve --ray: the Ray actor running it (name, node, pid, resources, state)
     started_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -113,16 +115,28 @@ class _Worker:
         self.status.state = "stopped"
 
 
+class SourceWorker(Protocol):
+    """What the manager needs of a worker: a local thread (:class:`_Worker`) or a Ray actor's proxy."""
+
+    uri: str
+    stop: threading.Event
+    status: SourceStatus
+    thread: threading.Thread
+
+
 class SourceManager:
     """Runs and tracks one pipeline worker per source URI.
 
     Args:
         config: the server's config (store path, stages, concepts…).
+        worker_factory: builds the worker of a URI (default: a thread in this process;
+            ``serve --ray`` passes :func:`scenewatch.runtime.cluster.ray_worker_factory`).
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, worker_factory: Callable[[str, Config], SourceWorker] | None = None) -> None:
         self.config = config
-        self._workers: dict[str, _Worker] = {}
+        self._factory: Callable[[str, Config], SourceWorker] = worker_factory or _Worker
+        self._workers: dict[str, SourceWorker] = {}
         self._lock = threading.Lock()
 
     def start(self) -> SourceManager:
@@ -146,7 +160,7 @@ class SourceManager:
             worker = self._workers.get(uri)
             if worker is not None and worker.thread.is_alive():
                 return worker.status
-            worker = _Worker(uri, self.config)
+            worker = self._factory(uri, self.config)
             self._workers[uri] = worker
             worker.thread.start()
         if remember:

@@ -57,6 +57,12 @@ def me(who: Principal | None = Depends(principal)) -> dict[str, object]:
     return {"authenticated": who is not None, "kind": who.kind if who else None}
 
 
+@metrics.get("/api/workers", dependencies=[Depends(require_auth)])
+def workers(state: ServerState = Depends(get_state)) -> list[dict[str, object]]:
+    """Every source worker's status; under ``serve --ray`` each names its actor (node, pid, resources, state)."""
+    return [s.to_json() for s in state.manager.statuses()] if state.manager else []
+
+
 @metrics.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(require_auth)])
 def prometheus(state: ServerState = Depends(get_state)) -> str:
     """Prometheus text exposition: requests, per-source worker status, row counts."""

@@ -157,7 +157,10 @@ async function pageLive() {
       const w = s.worker || {};
       const status = `${w.state || s.status} · ${fmt(s.processed_until || 0)}` +
         (w.fps ? ` · ${w.fps} kf/s` : "") + (w.lag != null ? ` · lag ${w.lag}s` : "") +
-        (s.reconnects ? ` · ${s.reconnects} reconnects` : "") + (s.error ? ` · ${s.error}` : "");
+        (s.reconnects ? ` · ${s.reconnects} reconnects` : "") + (s.error ? ` · ${s.error}` : "") +
+        (w.actor ? ` · actor ${w.actor.state || "?"} on ${w.actor.host || "?"}` +
+          (w.actor.num_gpus ? ` (${w.actor.num_gpus} GPU)` : "") +
+          (w.actor.actor_restarts ? `, ${w.actor.actor_restarts} restarts` : "") : "");
       return el("div", { class: "tile", "data-source": s.id },
         el("img", { src: `/api/media/${encodeURIComponent(s.id)}/latest?width=640&_=${Date.now()}`, alt: `latest frame of ${s.id}` }),
         el("div", { class: "meta" }, el("strong", {}, s.id), el("div", { class: "muted" }, status)));
