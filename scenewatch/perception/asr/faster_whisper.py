@@ -161,6 +161,11 @@ _FILLER_NO_SPEECH = 0.3
 _CANDIDATES = 3  # languages decoded when identification is unsure
 _PRIOR_WEIGHT = 0.5  # weight of log p(language) next to the decoding's mean token log-probability
 _MIN_DECODE_LOGPROB = -1.0  # an unsure language whose best decoding is worse than this is unidentified
+# tiny.en's words on the single-speaker English fixtures: mean log probability -0.03..-0.43; on the tuning
+# clips of tests/fixtures/speech_ml (es, fr, it, de) -0.84..-1.44, and 14 of those 16 needed a fallback
+# re-decoding. At -0.5, English that decodes less surely (two talkers: -0.77) goes to the identification.
+_ENGLISH_GATE_LOGPROB = -0.5
+_FALLBACK_LOGPROB, _FALLBACK_COMPRESSION = -1.0, 2.4  # faster-whisper's log_prob / compression_ratio thresholds
 UNIDENTIFIED = "und"
 """ISO 639 code written on speech whose language could not be identified."""
 
@@ -168,11 +173,13 @@ UNIDENTIFIED = "und"
 class FasterWhisperTranscriber:
     """Whisper (CTranslate2) transcriber: int8 on CPU, VAD on, beam 1, word timestamps.
 
-    With ``model="auto"`` (the default) the language is identified once per source with the
-    multilingual ``base`` model, on the first window that holds speech, and again after a long
-    silence (``redetect_after_silence``); English then goes to ``tiny.en`` (cheaper, as accurate),
-    other languages to ``base``. When identification is unsure (under ``confirm_language_below``)
-    the first three candidates are decoded and the most probable decoding wins.
+    With ``model="auto"`` (the default) the language is identified once per source, on the first
+    window that holds speech, and again after a long silence (``redetect_after_silence``). First a
+    cheap gate: ``tiny.en`` transcribes the window as it would anyway, and a confident decoding makes
+    the source English (that transcript is kept; ``base`` is never loaded). Otherwise the multilingual
+    ``base`` model identifies the language; English then goes to ``tiny.en`` (cheaper, as accurate;
+    ``base`` is released), other languages to ``base``. When identification is unsure (under
+    ``confirm_language_below``) the first three candidates are decoded and the most probable decoding wins.
     ``settings.language`` overrides the detection. Speech whose
     language is identified below ``min_language_probability``, or which no installed model can
     transcribe, becomes one ``[untranscribed speech …]`` segment with the language, never
@@ -198,11 +205,15 @@ class FasterWhisperTranscriber:
         self._models: dict[str, tuple[Any, bool]] = {}
         self.auto = self.settings.model == "auto"
         forced = self.settings.language
+        self._english_installed = False  # tiny.en is there for the English gate (model "auto")
         if self.auto:
             if forced == "en":
                 self._load(ENGLISH_MODEL)
             else:
-                self._load(MULTILINGUAL_MODEL)
+                # Both are checked now (a missing package fails here, not on the first speech);
+                # they load on first use, and base only once some speech is not clearly English.
+                self._dir, _ = resolve_model_dir(MULTILINGUAL_MODEL, verify=verify)
+                self._english_installed = self._installed(ENGLISH_MODEL)
             self.model_dir = self._dir
             self.english_only = False
         else:
@@ -216,6 +227,18 @@ class FasterWhisperTranscriber:
         self.language: str | None = "en" if self.english_only else forced
         self.language_probability: float | None = 1.0 if self.language else None
         self._last_speech: float | None = None  # source time where speech was last heard
+
+    def _installed(self, model: str) -> bool:
+        try:
+            resolve_model_dir(model, verify=self._verify)
+        except BackendUnavailable:
+            return False
+        return True
+
+    def _release(self, model: str) -> None:
+        """Drop a loaded model (its memory goes back once CTranslate2 frees it)."""
+        if self._models.pop(model, None) is not None:
+            log.info("released Whisper %s", model)
 
     def _load(self, model: str) -> tuple[Any, bool]:
         if model not in self._models:
@@ -236,17 +259,23 @@ class FasterWhisperTranscriber:
     @property
     def _model(self) -> Any:
         """The first loaded model (kept for callers that reach the CTranslate2 model directly)."""
+        if not self._models:
+            self._load(MULTILINGUAL_MODEL if self.auto and self.settings.language != "en" else self.settings.model)
         return next(iter(self._models.values()))[0]
+
+    def _needs_identification(self, start: float) -> bool:
+        """No language yet for this source (or a long silence since its last speech)."""
+        if self.settings.language is not None or (self.language is not None and not self.auto) or self.english_only:
+            return False
+        silent_for = None if self._last_speech is None else start - self._last_speech
+        return self.language is None or (silent_for is not None and silent_for >= self.settings.redetect_after_silence)
 
     def _identify(self, samples: NDArray[np.float32], start: float) -> bool:
         """Identify the language of the speech in ``samples`` (multilingual model), once per source.
 
         Returns ``False`` when what the VAD took for speech decodes to no words in any candidate language.
         """
-        if self.settings.language is not None or (self.language is not None and not self.auto) or self.english_only:
-            return True
-        silent_for = None if self._last_speech is None else start - self._last_speech
-        if self.language is not None and (silent_for is None or silent_for < self.settings.redetect_after_silence):
+        if not self._needs_identification(start):
             return True
         whisper, _ = self._load(MULTILINGUAL_MODEL)
         language, probability, ranked = whisper.detect_language(samples, vad_filter=self.settings.vad)
@@ -273,9 +302,47 @@ class FasterWhisperTranscriber:
         if probability < self.settings.min_language_probability and best_logprob < _MIN_DECODE_LOGPROB:
             language = UNIDENTIFIED
         log.info("identified language %s (p=%.2f)", language, probability)
-        self.language, self.language_probability = language, float(probability)
-        self._last_speech = start + len(samples) / AUDIO_SAMPLE_RATE
+        self._set_language(language, float(probability), start + len(samples) / AUDIO_SAMPLE_RATE)
         return True
+
+    def _set_language(self, language: str, probability: float, speech_until: float) -> None:
+        self.language, self.language_probability = language, probability
+        self._last_speech = speech_until
+        if language == "en" and self._english_installed:
+            self._release(MULTILINGUAL_MODEL)  # English needs only tiny.en: keep the pipeline small
+        elif language != "en":
+            self._release(ENGLISH_MODEL)  # loaded for the gate; back on demand after a long silence
+
+    def _clearly_english(self, samples: NDArray[np.float32], start: float) -> list[TranscriptSegment] | None:
+        """The cheap gate before identification: ``tiny.en``'s own transcript, if it is clearly English.
+
+        The English model transcribes the window as it would anyway. The source is English when that
+        decoding passed Whisper's own checks at temperature 0 (no fallback re-sampling) and its words
+        are sure: geometric mean word probability at least ``exp(_ENGLISH_GATE_LOGPROB)`` and at least
+        ``min_language_probability``. Then those segments are the transcript and an English source
+        never runs the multilingual model. Otherwise ``None``: ``base`` identifies the language.
+        """
+        if not self._english_installed or not self.settings.word_timestamps:
+            return None
+        whisper, _ = self._load(ENGLISH_MODEL)
+        # Temperature 0 only: a decoding that would need Whisper's fallback re-sampling is not clearly
+        # English, so the up to five re-decodings of foreign speech are not paid here.
+        raw, _ = whisper.transcribe(samples, language="en", beam_size=self.settings.beam_size,
+                                    vad_filter=self.settings.vad, word_timestamps=True,
+                                    condition_on_previous_text=False, temperature=0.0)
+        kept = [seg for seg in raw if seg.text.strip() and not self._is_filler(seg)]
+        probabilities = [w.probability for seg in kept for w in (seg.words or ())]
+        if not probabilities:
+            return None
+        logprob = float(np.mean(np.log(np.maximum(probabilities, 1e-6))))
+        fallback = any(seg.avg_logprob < _FALLBACK_LOGPROB or seg.compression_ratio > _FALLBACK_COMPRESSION
+                       for seg in kept)  # Whisper's own thresholds for re-decoding a window
+        log.info("English gate: mean log word probability %.2f%s", logprob, " (would re-decode)" if fallback else "")
+        confidence = math.exp(logprob)
+        if fallback or logprob < _ENGLISH_GATE_LOGPROB or confidence < self.settings.min_language_probability:
+            return None
+        self._set_language("en", confidence, start + len(samples) / AUDIO_SAMPLE_RATE)
+        return [self._segment(seg, start) for seg in kept]
 
     def _decode_logprob(self, whisper: Any, samples: NDArray[np.float32], language: str) -> float:
         """Token-weighted mean log-probability of decoding ``samples`` as ``language`` (greedy)."""
@@ -318,7 +385,14 @@ class FasterWhisperTranscriber:
         if len(samples) < AUDIO_SAMPLE_RATE // 10:  # under 0.1 s: nothing Whisper can hear
             return
         identify = self.auto and self.settings.language is None
-        if identify and (not self._has_speech(samples) or not self._identify(samples, audio.start)):
+        if identify and self._needs_identification(audio.start):
+            if not self._has_speech(samples):
+                return
+            english = self._clearly_english(samples, audio.start)
+            if english is not None:
+                yield from english
+                return
+        if identify and not self._identify(samples, audio.start):
             return
         language = self.language or UNIDENTIFIED
         chosen = None if language == UNIDENTIFIED else self._model_for(language)
@@ -337,29 +411,31 @@ class FasterWhisperTranscriber:
             # windows (seen on repeated phrases); each window stands alone, like the streaming path.
             condition_on_previous_text=False,
         )
-        offset = audio.start
         for seg in segments:
-            text = seg.text.strip()
-            if not text or self._is_filler(seg):
+            if not seg.text.strip() or self._is_filler(seg):
                 continue
             if self.language is None and info.language:
                 self.language = info.language  # detected once, then fixed for this source
                 self.language_probability = float(info.language_probability)
                 log.info("detected language %s (p=%.2f)", info.language, info.language_probability)
-            words = tuple(
-                Word(offset + float(w.start), offset + float(max(w.start, w.end)), w.word.strip(), float(w.probability))
-                for w in (seg.words or ())
-                if w.word.strip()
-            )
-            self._last_speech = offset + float(seg.end)
-            yield TranscriptSegment(
-                start=offset + float(seg.start),
-                end=offset + float(max(seg.start, seg.end)),
-                text=text,
-                words=words,
-                language=self.language or info.language,
-                confidence=_confidence(seg.avg_logprob),
-            )
+            yield self._segment(seg, audio.start, self.language or info.language)
+
+    def _segment(self, seg: Any, offset: float, language: str | None = None) -> TranscriptSegment:
+        """A faster-whisper segment on the source timeline (``offset`` = the window's start)."""
+        words = tuple(
+            Word(offset + float(w.start), offset + float(max(w.start, w.end)), w.word.strip(), float(w.probability))
+            for w in (seg.words or ())
+            if w.word.strip()
+        )
+        self._last_speech = offset + float(seg.end)
+        return TranscriptSegment(
+            start=offset + float(seg.start),
+            end=offset + float(max(seg.start, seg.end)),
+            text=seg.text.strip(),
+            words=words,
+            language=language or self.language,
+            confidence=_confidence(seg.avg_logprob),
+        )
 
     def _is_filler(self, seg: Any) -> bool:
         """Whisper's own no-speech rule, and one or two low-confidence words ("hmm" over music)."""
