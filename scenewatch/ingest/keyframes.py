@@ -64,6 +64,11 @@ class KeyframeSampler:
         """Forget the previous keyframe (e.g. after a stream gap)."""
         self._last_thumb, self._last_time = None, -np.inf
 
+    def due(self, pts: float) -> bool:
+        """Whether a frame at ``pts`` could be a keyframe (else :meth:`consider` needs no thumbnail of it)."""
+        s = self.settings
+        return self._last_thumb is None or pts - self._last_time >= min(s.min_gap, 1.0 / s.floor_fps)
+
     def consider(
         self, thumb: NDArray[np.uint8], pts: float
     ) -> tuple[Literal["first", "scene", "change", "floor"], float, NDArray[np.float32]] | None:

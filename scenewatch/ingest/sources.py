@@ -50,12 +50,24 @@ class VideoItem:
         return Frame(np.ascontiguousarray(image), self.pts, self.source_id, self.index, self.wall_time)
 
     def thumbnail(self, width: int) -> np.ndarray:
-        """A small grey ``uint8`` image for cheap change detection."""
+        """A small grey ``uint8`` image for cheap change detection.
+
+        Uses one FFmpeg scaler per thread: ``frame.reformat`` sets a new one up for every frame,
+        which cost several times the scaling itself (same pixels either way).
+        """
         w, h = self.av_frame.width, self.av_frame.height
         tw = min(width, w)
         th = max(1, round(h * tw / max(w, 1)))
-        out: np.ndarray = self.av_frame.reformat(width=tw, height=th, format="gray").to_ndarray()
+        reformatter = getattr(_scalers, "grey", None)
+        if reformatter is None:
+            from av.video.reformatter import VideoReformatter
+
+            reformatter = _scalers.grey = VideoReformatter()
+        out: np.ndarray = reformatter.reformat(self.av_frame, width=tw, height=th, format="gray").to_ndarray()
         return out
+
+
+_scalers = threading.local()  # one FFmpeg scaler per decoding thread (it caches its context)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,32 @@ def test_keyframes_find_motion_cut_and_floor(synthetic_video: tuple[Path, dict])
     assert len(kfs) < len(video) / 5  # few frames reach the stages
 
 
+def test_thumbnail_is_ffmpegs_grey_scaling(fixtures: Path) -> None:
+    """The reused scaler gives the same pixels as a fresh ``reformat`` of each frame (sizes may change)."""
+    for clip in ("scene/scene.mp4", "video/sam2_bedroom.mp4"):
+        video, _ = _items(fixtures / clip)
+        for item in video[::25]:
+            fresh = item.av_frame.reformat(width=160, height=90, format="gray").to_ndarray()
+            assert np.array_equal(item.thumbnail(160), fresh)
+
+
+def test_frames_not_due_are_never_keyframes(synthetic_video: tuple[Path, dict]) -> None:
+    """``due`` says exactly which frames ``consider`` would look at: skipping the others changes nothing."""
+    path, _ = synthetic_video
+    video, _ = _items(path)
+    every, lazy = KeyframeSampler(KeyframeSettings(), 320, 180), KeyframeSampler(KeyframeSettings(), 320, 180)
+    looked = 0
+    for v in video:
+        full = every.consider(v.thumbnail(160), v.pts)
+        if lazy.due(v.pts):
+            looked += 1
+            got = lazy.consider(v.thumbnail(160), v.pts)
+            assert (got is None) == (full is None) and (got is None or got[:2] == full[:2])  # type: ignore[index]
+        else:
+            assert full is None
+    assert looked < len(video)
+
+
 def test_changed_cells_merge_into_boxes() -> None:
     cells = np.zeros((6, 8), bool)
     cells[1:3, 2:4] = True

@@ -123,8 +123,8 @@ def test_static_scene_reuses_detections_but_reprompts(tmp_path: Path, detector: 
     while t <= 12.0:
         stage.on_keyframe(Keyframe(Frame(f.image, t, "syn"), "floor", 0.0), KeyframeShared())
         t += 1.0
-    # 13 static floor keyframes, re-detection every reprompt_seconds (5 s): t = 0, 5, 10
-    assert stage.detector_runs == 3
+    # 13 static floor keyframes, re-detection every static_redetect_seconds (10 s): t = 0, 10
+    assert stage.detector_runs == 2
     (only,) = stage.close()
     assert only.observation.start == 0.0 and only.observation.end == 12.0
 

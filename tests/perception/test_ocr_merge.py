@@ -95,8 +95,9 @@ def test_two_columns_read_column_first() -> None:
     assert reading_order(np.zeros((0, 4), np.float32)) == []
 
 
-def _kf(t: float, reason: str = "floor", changed: list[list[float]] | None = None) -> Keyframe:
-    img = np.zeros((360, 640, 3), np.uint8)
+def _kf(t: float, reason: str = "floor", changed: list[list[float]] | None = None,
+        img: np.ndarray | None = None) -> Keyframe:
+    img = np.zeros((360, 640, 3), np.uint8) if img is None else img
     boxes = np.asarray(changed or [], np.float32).reshape(-1, 4)
     return Keyframe(Frame(img, t, "s"), reason, 0.1, boxes)  # type: ignore[arg-type]
 
@@ -110,8 +111,43 @@ def test_region_planner() -> None:
     assert got is not None and len(got) == 2  # the change and the detection under it
     assert len(p.plan(_kf(2.0), dets, NONE)) == 0  # unchanged detection: not re-read yet
     got = p.plan(_kf(6.6), dets, NONE)
-    assert got is not None and len(got) == 2  # re-read after reread_seconds: zone + detection
+    # after reread_seconds: the zone (last read with the whole frame) is read again; the detection's
+    # pixels are as they were when it was read at 1.5 s, so it is not
+    assert got is not None and got.tolist() == [[0, 0, 100, 100]] and p.skipped == 1
     # a change that cuts a known text line grows to take the whole line in
     got = p.plan(_kf(7.0, changed=[[500, 0, 600, 60]]), None, np.array([[450, 20, 560, 40]], np.float32))
     assert got is not None and got[0].tolist() == [450, 0, 600, 60]
     assert p.plan(_kf(8.0, "scene", [[0, 0, 640, 360]]), None, NONE) is None
+
+
+def _camera(rng: np.random.Generator, gain: float, label: str | None = None) -> np.ndarray:
+    """A textured grey scene with sensor noise and a light gain; ``label`` paints text into 300..420 × 100..160."""
+    from PIL import Image, ImageDraw
+
+    yy, xx = np.mgrid[0:360, 0:640]
+    base = 90 + 40 * np.sin(xx / 23.0) * np.cos(yy / 31.0)
+    im = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8)).convert("RGB")
+    if label:
+        ImageDraw.Draw(im).rectangle((300, 100, 420, 160), fill=(240, 240, 235))
+        ImageDraw.Draw(im).text((310, 120), label, fill=(10, 10, 10))
+    noisy = np.asarray(im, np.float32) * gain + rng.normal(0, 3.0, (360, 640, 3))
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def test_region_planner_rereads_only_what_changed() -> None:
+    rng = np.random.default_rng(0)
+    p = RegionPlanner(OcrSettings(reread_seconds=5.0))
+    dets = Detections(np.array([[290, 90, 430, 170]], np.float32), np.array([0.9], np.float32), ("box",))
+    first = p.plan(_kf(0.0, changed=[[280, 80, 440, 180]], img=_camera(rng, 1.0, "EXIT")), dets, NONE)
+    assert first is not None and len(first) == 2
+    # sensor noise and 4 % more light: the same look, not read again at any re-read time
+    for t in (6.0, 12.0, 18.0, 24.0):
+        assert len(p.plan(_kf(t, img=_camera(rng, 1.0 + t / 600, "EXIT")), dets, NONE)) == 0
+    assert p.skipped == 4
+    # the label's text changed without the sampler noticing: read at the next re-read time
+    got = p.plan(_kf(29.5, img=_camera(rng, 1.04, "OPEN")), dets, NONE)
+    assert got is not None and got.tolist() == [[290, 90, 430, 170]]
+    # unchanged for STALE_FACTOR re-read periods since its last read: read anyway
+    reads = [t for t in np.arange(31.0, 70.0, 1.0)
+             if len(p.plan(_kf(float(t), img=_camera(rng, 1.04, "OPEN")), dets, NONE))]
+    assert reads == [60.0]  # last read 29.5 s; the same look at 35, 40, 45, 50 and 55 s

@@ -80,6 +80,44 @@ def test_scene_stage_and_keyed_spans(config_for, synthetic_video: tuple[Path, di
     assert status == "done" and progress == pytest.approx(8.0, abs=0.1)
 
 
+class SwitchWatcher(BaseStage):
+    """Test stage: records the interpreter's thread switch interval while the run goes on."""
+
+    name: ClassVar[str] = "switches"
+    inputs: ClassVar[frozenset[StageInput]] = frozenset({"keyframe"})
+    seen: ClassVar[list[float]] = []
+
+    def __init__(self, ctx: StageContext) -> None:
+        pass
+
+    def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
+        import sys
+        import time
+
+        SwitchWatcher.seen.append(sys.getswitchinterval())
+        time.sleep(0.002)  # measurable time in the stage
+        return []
+
+
+STAGES.register("switches", SwitchWatcher)
+
+
+def test_stage_timers_and_switch_interval(config_for, synthetic_video: tuple[Path, dict]) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from scenewatch.runtime.pipeline import SWITCH_INTERVAL
+
+    path, _ = synthetic_video
+    before = sys.getswitchinterval()
+    SwitchWatcher.seen.clear()
+    [summary] = _run(config_for(["scene", "switches", "loud"]), path)
+    assert SwitchWatcher.seen and set(SwitchWatcher.seen) == {SWITCH_INTERVAL}  # short while running
+    assert sys.getswitchinterval() == before  # and given back
+    assert set(summary.stage_seconds) == {"decode", "scene", "switches", "loud"}
+    assert summary.stage_seconds["switches"] >= 0.002 * summary.keyframes
+    assert summary.stage_seconds["decode"] > 0 and set(summary.stage_cpu) == set(summary.stage_seconds)
+
+
 def test_rerun_is_idempotent_and_restart_replaces(config_for, synthetic_video: tuple[Path, dict]) -> None:  # type: ignore[no-untyped-def]
     path, _ = synthetic_video
     cfg = config_for(["scene"])

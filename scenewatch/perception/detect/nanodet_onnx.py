@@ -153,6 +153,9 @@ class NanoDetDetector:
         opts.intra_op_num_threads = self.settings.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # Stages share two cores: pool threads that spin between calls burn the CPU another stage needs.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.enable_cpu_mem_arena = False  # one fixed-size input: the arena only holds memory
         path = nanodet_onnx_path(cache_dir)
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         names = [o.name for o in self._session.get_outputs()]

@@ -22,6 +22,8 @@ class DetectSettings(Section):
     presence_m: int = Field(3, ge=1)
     hold_seconds: float = Field(2.0, ge=0, description="absent after this long unseen")
     reprompt_seconds: float = Field(5.0, gt=0, description="full re-detection period for trackers that propagate")
+    static_redetect_seconds: float = Field(
+        10.0, gt=0, description="on a static scene (floor keyframes, no change) re-detect at most this often")
     concept_threshold: float = Field(0.6, gt=0, le=1, description="text-similarity needed to map a concept")
     max_concepts: int = Field(1000, ge=1, le=100_000, description="most concepts accepted in one request")
     thumbnails: bool = True

@@ -7,7 +7,7 @@ The stage sets ``shared.detections`` (tracked boxes with user concepts) for late
 
 On a static scene (a ``floor`` keyframe with almost no change) the last detections are
 reused instead of running the detector again, but never for longer than
-``reprompt_seconds``: the periodic re-detection re-finds lost objects and corrects drift.
+``static_redetect_seconds``: the periodic re-detection re-finds lost objects and corrects drift.
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ class ObjectStage(BaseStage):
         if carried is not None and t - self._last_detect < self.settings.reprompt_seconds:
             tracked = carried
         else:
-            if self._last is not None and static and t - self._last_detect < self.settings.reprompt_seconds:
+            if self._last is not None and static and t - self._last_detect < self.settings.static_redetect_seconds:
                 dets = self._last
             else:
                 dets = self.detector.detect(frame, self.prompts)

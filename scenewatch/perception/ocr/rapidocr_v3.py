@@ -67,6 +67,7 @@ class RapidOcrReader(DetRecReader):
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1 if threads > 0 else -1,
         }
+        _quiet_session_threads()
         self._engine = RapidOCR(params=params)
 
     def _detect(self, bgr: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -88,3 +89,28 @@ class RapidOcrReader(DetRecReader):
             return []
         res = self._engine.recognize_txt(crops)
         return [(str(t), float(s)) for t, s in zip(res.txts or (), res.scores or (), strict=True)]
+
+
+def _quiet_session_threads() -> None:
+    """Make rapidocr's onnxruntime sessions park idle pool threads instead of spinning, plan no memory.
+
+    rapidocr builds its sessions itself and exposes no option for this; its sessions are built
+    through ``OrtInferSession._init_sess_opts``, so that is wrapped once per process. With the
+    default spinning, the OCR pool's idle threads kept a core busy between reads while the
+    detector and Whisper needed it.
+    """
+    from rapidocr.inference_engine.onnxruntime import main as ort_main
+
+    cls: Any = ort_main.OrtInferSession
+    original = cls._init_sess_opts
+    if getattr(original, "_scenewatch_quiet", False):
+        return
+
+    def init_sess_opts(cfg: Any) -> Any:
+        opts = original(cfg)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.enable_mem_pattern = False  # every region has its own size: planned buffers per shape only pile up
+        return opts
+
+    init_sess_opts._scenewatch_quiet = True  # type: ignore[attr-defined]
+    cls._init_sess_opts = staticmethod(init_sess_opts)

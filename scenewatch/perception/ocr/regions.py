@@ -5,9 +5,12 @@
 * otherwise: regions that changed since the last keyframe (grown to take in any text line they
   cut through), boxes from the objects stage, user zones, and known text due for a re-check.
 
-An unchanged detection or zone is re-read at most every ``reread_seconds``: static text is
-read once, not on every keyframe. When the regions would cover most of the frame, the frame
-is read whole (one detector pass is cheaper than many overlapping ones).
+An unchanged detection or zone is re-read at most every ``reread_seconds``, and then only if
+its pixels changed since it was last read (compared on a light-normalised 16×16 grid of block
+means, so sensor noise and slow light drift do not count; a read is forced after
+``STALE_FACTOR`` re-read periods); known text lines are re-read when due regardless. Static
+text is read once, not on every keyframe. When the regions would cover most of the frame, the
+frame is read whole (one detector pass is cheaper than many overlapping ones).
 """
 
 from __future__ import annotations
@@ -20,6 +23,29 @@ from scenewatch.perception.ocr.settings import OcrSettings
 from scenewatch.types import Detections, Keyframe
 
 FULL_FRAME_FRACTION = 0.6  # regions covering more than this of the frame: read it whole
+LOOK_GRID = 16  # a region's look: block means on this many cells a side
+LOOK_CHANGE = 0.08  # largest relative change of one cell's brightness that still counts as the same look
+STALE_FACTOR = 6  # an unchanged region is read again after this many re-read periods anyway
+
+
+def region_look(image: NDArray[np.uint8], box: NDArray[np.float32]) -> NDArray[np.float32] | None:
+    """A region's brightness on a ``LOOK_GRID``² grid of block means, divided by its mean (``None`` if tiny)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x2 - x1 < LOOK_GRID or y2 - y1 < LOOK_GRID:
+        return None
+    crop = image[y1:y2, x1:x2]
+    grey = crop.mean(axis=2, dtype=np.float32) if crop.ndim == 3 else crop.astype(np.float32)
+    cells = np.asarray(cv2.resize(grey, (LOOK_GRID, LOOK_GRID), interpolation=cv2.INTER_AREA), np.float32)
+    return cells / max(float(cells.mean()), 1.0)
+
+
+def same_look(a: NDArray[np.float32] | None, b: NDArray[np.float32] | None) -> bool:
+    """Whether two looks of a region show the same thing (no cell changed by more than ``LOOK_CHANGE``)."""
+    return a is not None and b is not None and float(np.abs(a - b).max()) <= LOOK_CHANGE
 
 
 def _intersects(box: NDArray[np.float32], others: NDArray[np.float32]) -> bool:
@@ -39,6 +65,8 @@ class RegionPlanner:
     def __init__(self, settings: OcrSettings) -> None:
         self.settings = settings
         self._recent: list[tuple[float, NDArray[np.float32]]] = []  # (time, box) read lately
+        self._looks: list[tuple[float, NDArray[np.float32], NDArray[np.float32] | None]] = []  # (time, box, look) read
+        self.skipped = 0  # stale regions not read again because their pixels had not changed
 
     def plan(self, keyframe: Keyframe, detections: Detections | None,
              text_boxes: NDArray[np.float32]) -> NDArray[np.float32] | None:
@@ -53,8 +81,10 @@ class RegionPlanner:
         t = keyframe.frame.pts
         w, h = keyframe.frame.width, keyframe.frame.height
         self._recent = [(rt, b) for rt, b in self._recent if t - rt < s.reread_seconds]
+        self._looks = [(rt, b, look) for rt, b, look in self._looks if t - rt < STALE_FACTOR * s.reread_seconds]
         if s.full_frame or (s.full_frame_on_scene_change and keyframe.reason in ("first", "scene")):
             self._recent = [(t, np.array([0, 0, w, h], np.float32))]
+            self._looks = []
             return None
         changed = keyframe.changed_boxes.astype(np.float32) if s.read_changed else np.zeros((0, 4), np.float32)
         out: list[NDArray[np.float32]] = []
@@ -69,16 +99,33 @@ class RegionPlanner:
         if s.read_detections and detections is not None:
             steady.extend(detections.xyxy.astype(np.float32))
         steady.extend(np.asarray(z.box, np.float32) for z in s.zones)
+        lookable = len(steady)  # known text lines are always re-read when due: their readings grow
         steady.extend(np.asarray(text_boxes, np.float32).reshape(-1, 4))
         recent = np.asarray([b for _, b in self._recent], np.float32).reshape(-1, 4)
-        for box in steady:
-            if _intersects(box, changed) or not covered(box, recent, 0.9):
+        for i, box in enumerate(steady):
+            if _intersects(box, changed):
                 out.append(box)
+            elif not covered(box, recent, 0.9):
+                if i < lookable and self._unchanged(keyframe.frame.image, box):
+                    self._recent.append((t, box))  # looked at, same as when read: no need to read it
+                    recent = np.concatenate([recent, box[None]])
+                    self.skipped += 1
+                else:
+                    out.append(box)
         regions = np.asarray(out, np.float32).reshape(-1, 4)
         if len(regions):
             area = float(np.sum((regions[:, 2] - regions[:, 0]) * (regions[:, 3] - regions[:, 1])))
             if area > FULL_FRAME_FRACTION * w * h:
                 self._recent = [(t, np.array([0, 0, w, h], np.float32))]
+                self._looks = []
                 return None
         self._recent.extend((t, b) for b in regions)
+        self._looks.extend((t, b, region_look(keyframe.frame.image, b)) for b in regions)
         return regions
+
+    def _unchanged(self, image: NDArray[np.uint8], box: NDArray[np.float32]) -> bool:
+        """Whether ``box`` was read lately at (nearly) this place and its pixels still look the same."""
+        for _, old_box, look in reversed(self._looks):
+            if covered(box, old_box[None], 0.9) and covered(old_box, box[None], 0.9):
+                return same_look(look, region_look(image, old_box))
+        return False
