@@ -13,6 +13,10 @@ Serving (:class:`RaySourceWorker`): each live source is one actor that runs the 
 ``watch`` loop as a local worker thread (:mod:`scenewatch.runtime.server`), asks Ray for the
 CPUs and GPUs its stages declare (a GPU stage puts the source on a GPU node), and is restarted
 by Ray when its process dies (``max_restarts``); the pipeline resumes from the store.
+
+Stages named in ``cluster.remote_stages`` (a GPU stage) run instead in one shared actor per stage
+type, placed by that stage's resources, and the source actors and index workers build them as
+proxies (:mod:`scenewatch.runtime.cluster_remote`).
 """
 
 from __future__ import annotations
@@ -84,12 +88,21 @@ def stage_resources(config: Config) -> dict[str, StageResources]:
     return out
 
 
+def remote_stage_names(config: Config) -> list[str]:
+    """The configured stages that run in their own stage actor (``cluster.remote_stages``; ``gpu``: GPU stages)."""
+    wanted = set(config.cluster.remote_stages)
+    return [name for name, r in stage_resources(config).items()
+            if name in wanted or ("gpu" in wanted and r.num_gpus > 0)]
+
+
 def source_resources(config: Config) -> tuple[float, float]:
-    """``(num_cpus, num_gpus)`` of one source's actor: decoding (half a core) plus its stages.
+    """``(num_cpus, num_gpus)`` of one source's actor: decoding (half a core) plus its local stages.
 
     Stages share the actor's process, so GPUs are the most any one stage asks for (they share it).
+    A remote stage (:mod:`scenewatch.runtime.cluster_remote`) asks for its own actor instead.
     """
-    res = stage_resources(config).values()
+    remote = set(remote_stage_names(config))
+    res = [r for name, r in stage_resources(config).items() if name not in remote]
     return 0.5 + sum(r.num_cpus for r in res), max((r.num_gpus for r in res), default=0.0)
 
 
@@ -98,6 +111,9 @@ class IndexWorker:
     """The body of an index worker actor: one runner, reused for every unit this process gets."""
 
     def __init__(self, config: Config) -> None:
+        from scenewatch.runtime.cluster_remote import install_proxies
+
+        install_proxies(config)  # this process builds remote stages as proxies to their actors
         self.runner = UnitRunner(config)
 
     def run(self, unit: WorkUnit) -> UnitResult:
@@ -130,7 +146,7 @@ class RayExecutor:
         self.replaced = 0
 
     def _gpus(self) -> float:
-        return max((r.num_gpus for r in stage_resources(self.config).values()), default=0.0)
+        return source_resources(self.config)[1]
 
     def run(self, units: Iterable[WorkUnit], on_start: Callable[[WorkUnit, str], None] | None = None
             ) -> Iterator[UnitResult]:
@@ -142,6 +158,9 @@ class RayExecutor:
             return
         count = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // cs.worker_cpus))
         count = min(count, len(todo))
+        from scenewatch.runtime.cluster_remote import ensure_stage_actors, stop_stage_actors
+
+        stage_actors = ensure_stage_actors(self.config)  # remote stages: one actor each, owned here
         remote = ray.remote(IndexWorker)
         options = {"num_cpus": cs.worker_cpus, "num_gpus": self._gpus(), "max_restarts": cs.max_restarts,
                    "max_task_retries": 0}
@@ -190,6 +209,7 @@ class RayExecutor:
         finally:
             for actor in actors:
                 self._retire(ray, actor)
+            stop_stage_actors(stage_actors)
 
     def _collect(self, ray: Any, ref: Any, unit: WorkUnit, tries: Counter[WorkUnit]) -> UnitResult | None:
         """The unit's result; ``None`` when its actor was lost (and it may run again)."""
@@ -221,18 +241,25 @@ class SourceActor:
 
         import ray
 
+        from scenewatch.runtime.cluster_remote import install_proxies
         from scenewatch.runtime.server import _Worker
 
         ctx = ray.get_runtime_context()
         self.restarted = bool(getattr(ctx, "was_current_actor_reconstructed", False))
         self.where = {"node": ctx.get_node_id(), "host": socket.gethostname(), "pid": os.getpid(),
-                      "actor_id": ctx.get_actor_id()}
+                      "actor_id": ctx.get_actor_id(), "resources": dict(ctx.get_assigned_resources())}
+        self.remote = bool(install_proxies(config))  # remote stages become proxies to their actors
         self.worker = _Worker(uri, config)
         self.worker.thread.start()
 
     def status(self) -> dict[str, Any]:
-        """The worker's status, and where it runs."""
-        return {**self.worker.status.to_json(), "actor": {**self.where, "restarted": self.restarted}}
+        """The worker's status, and where it runs (and its remote stages' actors)."""
+        actor: dict[str, Any] = {**self.where, "restarted": self.restarted}
+        if self.remote:
+            from scenewatch.runtime.cluster_remote import remote_status
+
+            actor["remote_stages"] = remote_status()
+        return {**self.worker.status.to_json(), "actor": actor}
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop watching and wait until what is in hand is committed; returns whether it ended."""
@@ -260,6 +287,9 @@ class RaySourceWorker:
     def _loop(self) -> None:
         try:
             ray = connect(self.address)
+            from scenewatch.runtime.cluster_remote import ensure_stage_actors
+
+            ensure_stage_actors(self.config)  # owned by this driver, shared by every source
             cpus, gpus = source_resources(self.config)
             name = f"scenewatch-source-{uuid.uuid4().hex[:8]}"
             self.actor = ray.remote(SourceActor).options(

@@ -21,6 +21,8 @@ class StageResources(Section):
 
     num_cpus: float = Field(0.5, ge=0, description="CPU cores the stage keeps busy")
     num_gpus: float = Field(0.0, ge=0, le=8, description="GPUs (a fraction shares one)")
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="custom Ray resources a remote stage's actor asks for, e.g. {gpu_node: 1}")
 
 
 class ClusterSettings(Section):
@@ -36,3 +38,9 @@ class ClusterSettings(Section):
     unit_retries: int = Field(3, ge=0, description="index: times a unit lost with its worker runs again")
     stages: dict[str, StageResources] = Field(
         default_factory=dict, description="per-stage resources overriding the defaults (GPU stages ask for a GPU)")
+    remote_stages: list[str] = Field(
+        default_factory=list, description="stages run in their own actor, one per stage shared by every source and "
+        "index worker, fed with keyframes ('gpu': every stage asking for a GPU); the rest run beside decoding")
+    remote_timeout: float = Field(120.0, gt=0, description="seconds one remote stage call may take")
+    remote_replay: int = Field(900, ge=0, description="inputs a source keeps to rebuild a lost remote stage's state")
+    remote_concurrency: int = Field(4, ge=1, description="sources one remote stage actor serves at once")
