@@ -127,7 +127,11 @@ def bench_search(rows: int, queries: int, filtered: bool) -> dict[str, float]:
         t0 = time.perf_counter()
         loaded = store.bulk_add_observations(gen())
         out["load_s"] = time.perf_counter() - t0
-        store.execute("ANALYZE observations")
+        # What autovacuum does after a big load (visibility map, hint bits, statistics), done now so
+        # the first queries do not pay for it.
+        t0 = time.perf_counter()
+        store.execute("VACUUM ANALYZE observations")
+        out["vacuum_s"] = time.perf_counter() - t0
         assert loaded == rows
         lat = []
         for _ in range(queries):
@@ -140,14 +144,26 @@ def bench_search(rows: int, queries: int, filtered: bool) -> dict[str, float]:
         out["p95_ms"] = 1000 * lat[min(len(lat) - 1, math.ceil(0.95 * len(lat)) - 1)]
         if not filtered:
             return out
-        lat = []
+        lat, first = [], []
+        seen: set[str] = set()
         for _ in range(queries):
             q = rng.choice(words[-6:])
             t0 = time.perf_counter()
             store.search_text(q, limit=20, source_id=f"cam{rng.randrange(1000):04d}")
-            lat.append(time.perf_counter() - t0)
+            # The first filtered query of a word also counts its whole-table frequency (then cached).
+            (lat if q in seen else first).append(time.perf_counter() - t0)
+            seen.add(q)
         lat.sort()
+        out["filtered_p50_ms"] = 1000 * statistics.median(lat)
         out["filtered_p95_ms"] = 1000 * lat[min(len(lat) - 1, math.ceil(0.95 * len(lat)) - 1)]
+        out["filtered_first_ms"] = 1000 * max(first)
+        # The worst case: a word in a sixth of all rows, every row a different text, no filter.
+        common = []
+        for q in words[-6:]:
+            t0 = time.perf_counter()
+            store.search_text(q, limit=20)
+            common.append(time.perf_counter() - t0)
+        out["common_p50_ms"] = 1000 * statistics.median(common)
     return out
 
 
@@ -200,9 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.search:
         r = bench_search(args.rows, args.queries, args.filtered)
         if r:
-            print(f"search: {r['rows']:,} rows loaded in {r['load_s']:.0f} s; keyword p50 {r['p50_ms']:.1f} ms, "
-                  f"p95 {r['p95_ms']:.1f} ms" + (f"; a label word within one source p95 {r['filtered_p95_ms']:.0f} ms"
-                                                 if "filtered_p95_ms" in r else ""))
+            print(f"search: {r['rows']:,} rows loaded in {r['load_s']:.0f} s (+ VACUUM ANALYZE {r['vacuum_s']:.0f} s); "
+                  f"keyword p50 {r['p50_ms']:.1f} ms, "
+                  f"p95 {r['p95_ms']:.1f} ms" + (
+                      f"; a label word within one source p50 {r['filtered_p50_ms']:.1f} ms, "
+                      f"p95 {r['filtered_p95_ms']:.1f} ms (first query of a word, counting its frequency: "
+                      f"up to {r['filtered_first_ms']:.0f} ms); that word unfiltered (1 row in 6, all distinct "
+                      f"texts) p50 {r['common_p50_ms']:.0f} ms" if "filtered_p95_ms" in r else ""))
     if cost:
         p = project(cost)
         print(f"projection at {cost:.2f} CPU-s/media-s (+0.05 decode), 16-core nodes at 70 %: "

@@ -16,8 +16,8 @@ advisory lock, so concurrent openers of a new database migrate it once; the vers
 
 Keyword search is PostgreSQL's own full-text search (``tsvector`` + GIN) ranked by the same BM25
 formula FTS5 uses (k1 = 1.2, b = 0.75, prefix terms, whole-table document frequencies), so both
-backends rank alike. Vector search is pgvector with an HNSW index
-(:mod:`scenewatch.memory.postgres_vectors`).
+backends rank alike (:mod:`scenewatch.memory.postgres_keywords`). Vector search is pgvector with an
+HNSW index (:mod:`scenewatch.memory.postgres_vectors`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from scenewatch.errors import BackendUnavailable, StoreError
+from scenewatch.memory.postgres_keywords import KeywordRanker
 from scenewatch.memory.postgres_schema import MIGRATIONS as PG_MIGRATIONS
 from scenewatch.memory.postgres_sql import translate
 from scenewatch.memory.store import (
@@ -43,7 +44,6 @@ from scenewatch.memory.store import (
     StageProgress,
     TimelineStore,
     _payload_json,
-    fts_words,
 )
 from scenewatch.types import Observation
 
@@ -146,6 +146,7 @@ class PostgresStore(TimelineStore):
         self.readonly = readonly
         self._lock = threading.RLock()
         self._psycopg = psycopg
+        self._keywords = KeywordRanker(self._read_unprepared)
         try:
             conninfo = make_conninfo(url, options="-c default_transaction_read_only=on") if readonly else url
             self._pg = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
@@ -304,39 +305,15 @@ class PostgresStore(TimelineStore):
         return n
 
     def keyword_ids(self, text: str, where: str = "", params: Sequence[Any] = (), limit: int = 20) -> list[int]:
-        """Ids matching ``text``'s words as prefixes, ranked by FTS5's BM25 (see the module docstring)."""
-        # The tsvector splits at "_" (FTS5's tokenizer does too), so a query word does here as well.
-        terms = [part for word in fts_words(text) for part in word.split("_") if part]
-        if not terms:
-            return []
-        tsquery = " | ".join("'" + t.replace("'", "''").replace("\\", "\\\\") + "':*" for t in terms)
-        # Document frequencies count the whole table, as FTS5's do, also when filters narrow the hits.
-        df = ("SELECT q.i, (SELECT count(*) FROM observations x WHERE x.fts @@ to_tsquery('simple', "
-              "quote_literal(q.t) || ':*')) AS n FROM q") if where else "SELECT i, sum(n) AS n FROM tf GROUP BY i"
-        # Rows with the same label and text score the same: score each distinct document once (long
-        # footage repeats its labels), in FTS5's arithmetic (float8, phrase order), then rank the rows.
-        sql = (
-            "WITH q(t, i) AS (SELECT * FROM unnest(?::text[]) WITH ORDINALITY), "
-            "cand AS (SELECT o.id, o.label, o.text, o.fts, o.fts_len FROM observations o "
-            f"WHERE o.fts @@ to_tsquery('simple', ?){where}), "
-            "docs AS (SELECT DISTINCT ON (label, text) label, text, fts, fts_len AS len, "
-            "count(*) OVER (PARTITION BY label, text) AS n FROM cand ORDER BY label, text), "
-            # unnest() in the select list (not FROM): no tuplestore per document.
-            "lex AS (SELECT label, text, n, len, (u).lexeme, COALESCE(array_length((u).positions, 1), 1) AS k "
-            "FROM (SELECT d.*, unnest(d.fts) AS u FROM docs d) s), "
-            # Which words each prefix term matches, found once over the (small) vocabulary of the hits.
-            "m AS (SELECT v.lexeme, q.i FROM (SELECT DISTINCT lexeme FROM lex) v "
-            "JOIN q ON starts_with(v.lexeme, q.t)), "
-            "tf AS (SELECT l.label, l.text, l.n, l.len, m.i, sum(l.k)::float8 AS tf "
-            "FROM lex l JOIN m ON m.lexeme = l.lexeme GROUP BY l.label, l.text, l.n, l.len, m.i), "
-            f"df AS ({df}), "
-            "st AS (SELECT GREATEST(COALESCE(sum(docs), 0), 1)::float8 AS docs, "
-            "GREATEST(COALESCE(sum(tokens), 0), 1)::float8 AS tokens FROM fts_stats), "
-            "scored AS (SELECT tf.label, tf.text, sum(GREATEST(ln((0.5::float8 + st.docs - df.n) / "
-            "(0.5::float8 + df.n)), 1e-6::float8) * ((tf.tf * (1.2::float8 + 1.0::float8)) / (tf.tf + 1.2::float8 * "
-            "(1.0::float8 - 0.75::float8 + 0.75::float8 * tf.len / (st.tokens / st.docs)))) ORDER BY tf.i) AS score "
-            "FROM tf JOIN df ON df.i = tf.i CROSS JOIN st GROUP BY tf.label, tf.text) "
-            "SELECT c.id FROM cand c JOIN scored s ON s.label = c.label AND s.text = c.text "
-            "ORDER BY s.score DESC, c.id LIMIT ?"
-        )
-        return [int(r[0]) for r in self.execute(sql, [terms, tsquery, *params, int(limit)])]
+        """Ids matching ``text``'s words as prefixes, ranked by FTS5's BM25 (:mod:`.postgres_keywords`)."""
+        return self._keywords.ids(text, where, params, limit)
+
+    def _read_unprepared(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """:meth:`execute`, never as a prepared statement: the planner sees the values (query words)."""
+        t = translate(sql)
+        with self._lock:
+            try:
+                cur = self._pg.execute(t.sql, tuple(params), prepare=False)
+            except self._psycopg.OperationalError as exc:
+                raise StoreError(f"cannot read timeline database {self.location}: {str(exc).strip()}") from None
+            return [tuple(r) for r in cur.fetchall()] if cur.description else []
