@@ -199,6 +199,7 @@ class StackSampler:
         self.interval = interval
         self.inclusive: collections.Counter[tuple[str, str]] = collections.Counter()
         self.samples = 0
+        self.thread_cpu: dict[str, tuple[str, float]] = {}  # OS thread id -> (name, CPU s so far)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -220,7 +221,32 @@ class StackSampler:
                         self.inclusive[(names.get(tid, str(tid)), key)] += 1
                     f = f.f_back
             self.samples += 1
+            if self.samples % 40 == 1:
+                self._read_thread_cpu()
             time.sleep(self.interval)
+        self._read_thread_cpu()
+
+    def _read_thread_cpu(self) -> None:
+        """CPU (user + system) of every OS thread of this process so far, from ``/proc`` (Linux).
+
+        Shows what stage timers cannot: threads no stage owns (BLAS pools, FFmpeg frame threads,
+        onnxruntime pools). A thread that ended keeps its last reading."""
+        tick = os.sysconf("SC_CLK_TCK")
+        named = {str(t.native_id): t.name for t in threading.enumerate()}
+        try:
+            tids = os.listdir("/proc/self/task")
+        except OSError:
+            return
+        for tid in tids:
+            try:
+                with open(f"/proc/self/task/{tid}/stat", encoding="ascii", errors="replace") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            name = named.get(tid) or self.thread_cpu.get(tid, ("", 0.0))[0] or comm
+            self.thread_cpu[tid] = (name, (int(fields[11]) + int(fields[12])) / tick)
 
     def __enter__(self) -> StackSampler:
         self._thread.start()
@@ -241,6 +267,13 @@ class StackSampler:
             out.append(f"{thread}: waiting for input {100 * waiting / max(self.samples, 1):.0f} % of the run")
             shown = [(k, v) for k, v in rows if not any(s in k for s in skip)][:top]
             out += [f"  {100 * v / max(self.samples, 1):5.1f} %  {k}" for k, v in shown]
+        by_name: dict[str, list[float]] = {}
+        for name, cpu in self.thread_cpu.values():
+            by_name.setdefault(name, []).append(cpu)
+        out.append("CPU s by OS thread (unnamed ones: native pools, e.g. numpy's OpenBLAS, onnxruntime):")
+        for name, cpus in sorted(by_name.items(), key=lambda kv: -sum(kv[1]))[:top]:
+            out.append(f"  {sum(cpus):6.1f}  {name} ({len(cpus)} thread{'s' if len(cpus) > 1 else ''}, "
+                       f"busiest {max(cpus):.1f})")
         return "\n".join(out)
 
 

@@ -12,10 +12,12 @@ of one key into updates of one row, so triggers and readers see them while they 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Generic, Literal, Protocol, TypeVar
 
+from scenewatch.payloads import media_ref
 from scenewatch.types import AudioChunk, Detections, Keyframe, Observation, SourceInfo
 
 if TYPE_CHECKING:
@@ -190,3 +192,10 @@ class StreamingAudioStage(BaseStage, Generic[T]):
         offset = self._wall_offset
         return [Emit(self.to_observation(item, None if offset is None else getattr(item, "start", 0.0) + offset))
                 for item in items]
+
+
+@functools.lru_cache(maxsize=1024)
+def stored_media_ref(path: str | Path, media_dir: str | Path) -> str | None:
+    """:func:`~scenewatch.payloads.media_ref`, remembered: an open row is re-emitted with the same
+    thumbnail on every keyframe, and resolving its path costs file-system calls each time."""
+    return media_ref(path, media_dir)

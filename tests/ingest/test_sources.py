@@ -66,12 +66,14 @@ def test_keyframes_find_motion_cut_and_floor(synthetic_video: tuple[Path, dict])
 
 
 def test_thumbnail_is_ffmpegs_grey_scaling(fixtures: Path) -> None:
-    """The reused scaler gives the same pixels as a fresh ``reformat`` of each frame (sizes may change)."""
+    """The reused scalers give the same pixels as a fresh ``reformat`` of each frame (sizes may change),
+    grey thumbnails and RGB keyframes alike."""
     for clip in ("scene/scene.mp4", "video/sam2_bedroom.mp4"):
         video, _ = _items(fixtures / clip)
         for item in video[::25]:
             fresh = item.av_frame.reformat(width=160, height=90, format="gray").to_ndarray()
             assert np.array_equal(item.thumbnail(160), fresh)
+            assert np.array_equal(item.to_frame().image, item.av_frame.to_ndarray(format="rgb24"))
 
 
 def test_frames_not_due_are_never_keyframes(synthetic_video: tuple[Path, dict]) -> None:

@@ -176,3 +176,14 @@ def test_a_person_standing_still_is_not_an_arrival_but_what_they_leave_is() -> N
     assert _origin(rows, "departure") == []  # the person leaving is not "something gone"
     # without the detector's person boxes the still figure would be an "object" (what deferral prevents)
     assert len(_origin(_feed(_frames(40, 2, draw)), "arrival")) == 2
+
+
+def test_channel_mean_is_numpys_mean_bit_for_bit() -> None:
+    from scenewatch.perception.arrivals.background import _channel_mean
+
+    rng = np.random.default_rng(7)
+    images = [rng.integers(0, 256, (45, 80, 3), np.uint8), np.full((4, 4, 3), 255, np.uint8),
+              np.zeros((3, 5, 3), np.uint8)]
+    for image in images:
+        got = _channel_mean(image)
+        assert got.dtype == np.float32 and np.array_equal(got, image.astype(np.float32).mean(axis=2))

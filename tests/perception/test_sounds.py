@@ -65,6 +65,17 @@ def test_front_end_shape_and_range() -> None:
     assert mel.min() >= np.log(0.001) - 1e-5 and np.isfinite(mel).all()
 
 
+def test_front_end_matches_one_mel_product_and_stays_on_one_blas_thread() -> None:
+    from scenewatch.perception.sounds import yamnet as ym
+
+    x = load_audio(EV / "ion_bell_ring.ogg").samples
+    frames = np.lib.stride_tricks.sliding_window_view(x, ym.WINDOW)[:: ym.HOP] * ym._HANN
+    whole = np.log(np.abs(np.fft.rfft(frames, ym.N_FFT)).astype(np.float32) @ ym._MEL + 0.001)
+    np.testing.assert_allclose(log_mel(x), whole, rtol=0, atol=1e-5)  # same filter bank, same frames
+    assert ym._MEL_ROWS * ym._MEL.shape[0] * ym.N_MELS < 4 * 65536  # under OpenBLAS's threading threshold
+    assert np.array_equal(log_mel(x), log_mel(x))
+
+
 def test_doorbell_found_at_the_right_time_in_a_mixed_track(yamnet: YamnetTagger) -> None:
     track, starts = _mixed_track()
     events = yamnet.tag(AudioChunk(track, 0.0, "s"))

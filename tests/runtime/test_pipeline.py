@@ -161,3 +161,27 @@ def test_real_scene_fixture(config_for, fixtures: Path, scene_truth: dict) -> No
     assert any(abs(m.start - 8.0) < 0.3 for m in motion)
     assert any(abs(m.start - 20.0) < 0.3 for m in motion)
     assert summary.keyframes < 80
+
+
+def test_writer_gathers_batches_that_arrive_close_together() -> None:
+    """Batches arriving within the gather time are committed together; the end marker ends it."""
+    import queue
+    import threading
+    import time
+
+    from scenewatch.runtime.pipeline import _DONE, _Batch, _drain
+
+    q: queue.Queue[object] = queue.Queue()
+    first, second, late = _Batch([], {"a": 1.0}), _Batch([], {"a": 2.0}), _Batch([], {"a": 3.0})
+
+    def feed() -> None:
+        q.put(first)
+        time.sleep(0.02)
+        q.put(second)  # within the gather time of the first
+        time.sleep(0.5)
+        q.put(late)  # well after it: a commit of its own
+        q.put(_DONE)
+
+    threading.Thread(target=feed, daemon=True).start()
+    got = [b for b in _drain(q, workers=1, gather=0.2) if b]  # type: ignore[arg-type]
+    assert got == [[first, second], [late]]

@@ -154,8 +154,8 @@ class BackgroundModel:
 
     def _gain(self, small: NDArray[np.uint8], background: NDArray[np.uint8]) -> float:
         """Global exposure ratio background/frame, measured on last keyframe's background pixels."""
-        cur = small.astype(np.float32).mean(axis=2)
-        ref = background.astype(np.float32).mean(axis=2)
+        cur = _channel_mean(small)
+        ref = _channel_mean(background)
         sel = (cur > 20) & (cur < 235) & (ref > 20) & (ref < 235)
         if self._prev_fg is not None:
             sel &= ~self._prev_fg
@@ -163,3 +163,17 @@ class BackgroundModel:
             return 1.0
         ratio = float(np.median(ref[sel] / cur[sel]))
         return float(np.clip(ratio, *GAIN_LIMITS))
+
+
+def _channel_mean(image: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """``image.astype(float32).mean(axis=2)`` of an ``H×W×3`` uint8 image, bit for bit, ~8× faster.
+
+    The channel sum of uint8 values is exact in uint16 as it is in float32, and numpy's mean
+    divides that float32 sum by 3 once, as this does; a reduction over a 3-long axis is slow.
+    """
+    total = image[..., 0].astype(np.uint16)
+    total += image[..., 1]
+    total += image[..., 2]
+    mean: NDArray[np.float32] = total.astype(np.float32)
+    mean /= 3
+    return mean

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from scenewatch.errors import ScenewatchError
-from scenewatch.payloads import ObjectPayload, media_ref
+from scenewatch.payloads import ObjectPayload
 from scenewatch.perception.detect import DETECTORS, Detector
 from scenewatch.perception.detect.settings import DetectSettings
-from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
+from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput, stored_media_ref
 from scenewatch.perception.track import TRACKERS, Tracker
 from scenewatch.perception.track.presence import TrackBook, TrackRecord
 from scenewatch.types import Detections, Keyframe, Observation
@@ -99,7 +99,8 @@ def track_observation(rec: TrackRecord, source_id: str, detector: str,
         concept=concepts[0],
         concepts=concepts,
         boxes=[[t, *box, score] for t, box, score in rec.boxes],
-        thumbnail=media_ref(rec.thumbnail, media_dir) if media_dir is not None else rec.thumbnail,
+        thumbnail=(stored_media_ref(rec.thumbnail, media_dir) if media_dir is not None and rec.thumbnail is not None
+                   else rec.thumbnail),
         detector=detector,
         samples=len(rec.boxes),
         mask_rle=rec.mask_rle,

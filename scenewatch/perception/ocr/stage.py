@@ -16,13 +16,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from scenewatch.payloads import TextPayload, media_ref
+from scenewatch.payloads import TextPayload
 from scenewatch.perception.ocr import TextReader, build_reader
 from scenewatch.perception.ocr.images import jpeg_thumbnail
 from scenewatch.perception.ocr.merge import TextMerger, TextSpan, is_text
 from scenewatch.perception.ocr.regions import RegionPlanner
 from scenewatch.perception.ocr.settings import OcrSettings
-from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput
+from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput, stored_media_ref
 from scenewatch.types import Detections, Keyframe, Observation
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class TextTimeline:
                 readings=span.readings,
                 variants=[t for t, _ in span.variants.most_common(5)],
                 best_time=span.best_time,
-                thumbnail=media_ref(thumb, self.media_dir) if thumb and self.media_dir else None,
+                thumbnail=stored_media_ref(thumb, self.media_dir) if thumb and self.media_dir else None,
             ),
         )
 
