@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from scenewatch.config import Config
-from scenewatch.errors import ScenewatchError
+from scenewatch.errors import ScenewatchError, StoreError
 from scenewatch.ingest.sources import expand_sources
 from scenewatch.memory import store as memory_store
 from scenewatch.memory.store import TimelineStore
@@ -79,7 +79,9 @@ def _index_vectors(config: Config, store: TimelineStore) -> None:
 
     try:
         index_pending(store, models.embedder(config.perception.embed))
-    except Exception as exc:  # search still works by keywords without vectors
+    except StoreError:
+        raise  # a full disk or a read-only database is the user's problem to see, not a warning
+    except Exception as exc:  # no embedder: search still works by keywords without vectors
         log.warning("vector indexing skipped: %s", exc)
 
 
