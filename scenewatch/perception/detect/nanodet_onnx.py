@@ -155,6 +155,7 @@ class NanoDetDetector:
         opts.log_severity_level = 3
         # Stages share two cores: pool threads that spin between calls burn the CPU another stage needs.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.disable_prepacking", "1")  # no second copy of the weights
         opts.enable_cpu_mem_arena = False  # one fixed-size input: the arena only holds memory
         path = nanodet_onnx_path(cache_dir)
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

@@ -272,6 +272,11 @@ class MiniLMEmbedder:
         # Busy-waiting worker threads cost more than they save on small, shared CPUs (p95 21 → 11 ms
         # for one query on 2 loaded cores).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Pre-packed MatMul weights are a second copy of the 91 MB of weights, and the arena keeps the
+        # largest batch's buffers: without both the session holds ~45 MB instead of ~143 MB, for ~10 %
+        # more CPU per embedding (measured here on 16×24-token batches).
+        options.add_session_config_entry("session.disable_prepacking", "1")
+        options.enable_cpu_mem_arena = False
         if cache.is_file():
             try:
                 return ort.InferenceSession(str(cache), options, providers=["CPUExecutionProvider"])

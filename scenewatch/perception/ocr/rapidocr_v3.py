@@ -109,6 +109,7 @@ def _quiet_session_threads() -> None:
     def init_sess_opts(cfg: Any) -> Any:
         opts = original(cfg)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.disable_prepacking", "1")  # no second copy of the weights
         opts.enable_mem_pattern = False  # every region has its own size: planned buffers per shape only pile up
         return opts
 
