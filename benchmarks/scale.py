@@ -101,7 +101,7 @@ def bench_chunks(seconds: float, chunk: float) -> dict[str, float]:
 def bench_search(rows: int, queries: int, filtered: bool) -> dict[str, float]:
     """Bulk-load synthetic rows into PostgreSQL + pgvector and time keyword search."""
     try:
-        from scenewatch.memory.store import open_store
+        from scenewatch.memory.backends import open_store
         from tests.pg_server import running_server
     except Exception as exc:  # pragma: no cover - reported
         print(f"search part skipped: {exc}")

@@ -1,5 +1,5 @@
 """Memory: the timeline store (SQLite or PostgreSQL), vectors, search, context, retention."""
 
-from scenewatch.memory.store import open_store
+from scenewatch.memory.backends import open_store
 
 __all__ = ["open_store"]

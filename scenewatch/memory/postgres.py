@@ -1,7 +1,7 @@
 """The timeline in PostgreSQL (+ pgvector): many writers on many machines, one shared store.
 
 :class:`PostgresStore` has every public method of the SQLite :class:`TimelineStore` and is opened
-by the same factory, :func:`scenewatch.memory.store.open_store`, from a
+by the same factory, :func:`scenewatch.memory.backends.open_store`, from a
 ``postgresql://user[:password]@host:port/db`` URL. Queries written for SQLite (``store.execute``,
 ``store.transaction()``, here and in the rest of the package) run through the translation of
 :mod:`scenewatch.memory.postgres_sql`; what cannot be translated raises one :class:`StoreError`.

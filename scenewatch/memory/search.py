@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scenewatch.errors import ScenewatchError
-from scenewatch.memory.store import _OBS_COLUMNS, TimelineStore, _row_to_observation, fts_query, open_store
+from scenewatch.memory.backends import open_store
+from scenewatch.memory.store import _OBS_COLUMNS, TimelineStore, _row_to_observation, fts_query
 from scenewatch.memory.vectors import VectorIndex
 from scenewatch.payloads import thumbnail_of
 from scenewatch.spans import merge_spans, same_text

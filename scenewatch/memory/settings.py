@@ -50,7 +50,7 @@ class StoreSettings(Section):
 
     @property
     def target(self) -> str | Path:
-        """What :func:`scenewatch.memory.store.open_store` opens: the database URL, else the file."""
+        """What :func:`scenewatch.memory.backends.open_store` opens: the database URL, else the file."""
         return self.url or self.path
 
     @property

@@ -20,7 +20,7 @@ from typing import Any
 
 from scenewatch.config import Config
 from scenewatch.errors import ScenewatchError, SourceError
-from scenewatch.memory.store import open_store
+from scenewatch.memory.backends import open_store
 from scenewatch.perception.stage import Stage, StageContext
 from scenewatch.runtime.pipeline import Pipeline, Progress
 from scenewatch.types import Observation

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scenewatch.config import Config
+from scenewatch.memory.backends import open_store
 from scenewatch.memory.outbox import GAVE_UP, Outbox, OutboxRow
-from scenewatch.memory.store import open_store
 from scenewatch.triggers.actions import ActionDispatcher
 
 

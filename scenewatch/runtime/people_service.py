@@ -17,7 +17,8 @@ from numpy.typing import NDArray
 
 from scenewatch.config import Config
 from scenewatch.errors import ConfigError
-from scenewatch.memory.store import TimelineStore, open_store
+from scenewatch.memory.backends import open_store
+from scenewatch.memory.store import TimelineStore
 from scenewatch.perception.faces.gallery import FaceMatch, Gallery
 from scenewatch.perception.faces.recognizer import FaceRecognizer, FaceSighting
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from scenewatch.config import Config
 from scenewatch.errors import BackendUnavailable, ConfigError, ScenewatchError
-from scenewatch.memory.store import TimelineStore, open_store
+from scenewatch.memory.backends import open_store
+from scenewatch.memory.store import TimelineStore
 
 
 def parse_media_time(text: str | None) -> float | None:

@@ -15,7 +15,7 @@ from typing import Any
 from scenewatch.config import Config
 from scenewatch.errors import ScenewatchError, StoreError
 from scenewatch.ingest.sources import expand_sources
-from scenewatch.memory import store as memory_store
+from scenewatch.memory import backends as memory_backends
 from scenewatch.memory.store import TimelineStore
 from scenewatch.payloads import ObjectPayload, SoundPayload
 from scenewatch.runtime import recall
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def open_store(config: Config, readonly: bool = False) -> TimelineStore:
     """Open the configured timeline store."""
-    return memory_store.open_store(config.store.target, readonly=readonly)
+    return memory_backends.open_store(config.store.target, readonly=readonly)
 
 
 def probe(uri: str, config: Config | None = None) -> list[SourceInfo]:

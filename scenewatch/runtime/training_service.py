@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from scenewatch.config import Config
 from scenewatch.errors import ConfigError
-from scenewatch.memory.store import TimelineStore, open_store
+from scenewatch.memory.backends import open_store
+from scenewatch.memory.store import TimelineStore
 from scenewatch.training.dataset import DatasetStats, ValidationReport, dataset_stats, validate_file
 from scenewatch.training.export import ExportSettings, ExportSummary, export_dataset
 from scenewatch.training.formats import DatasetFormat

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from scenewatch.memory.store import TimelineStore, open_store
+from scenewatch.memory.backends import open_store
+from scenewatch.memory.store import TimelineStore
 
 # Test modules here import the shared corpus helpers as ``memory_corpus``; ``pg_server`` lives in tests/.
 sys.path.insert(0, str(Path(__file__).parent))

@@ -7,7 +7,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from scenewatch.memory.store import RowMeta, StageProgress, open_store
+from scenewatch.memory.backends import open_store
+from scenewatch.memory.store import RowMeta, StageProgress
 from scenewatch.types import Observation, SourceInfo
 
 WRITERS, BATCHES, BATCH, KEYS = 4, 15, 12, 90

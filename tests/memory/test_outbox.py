@@ -7,8 +7,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from scenewatch.memory.backends import open_store
 from scenewatch.memory.outbox import GAVE_UP, Outbox
-from scenewatch.memory.store import TimelineStore, open_store
+from scenewatch.memory.store import TimelineStore
 from scenewatch.triggers.actions import ActionDispatcher
 from scenewatch.triggers.settings import ActionSettings, RuleSettings, TriggerSettings
 from scenewatch.types import Event, SourceInfo

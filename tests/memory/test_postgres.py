@@ -17,10 +17,11 @@ from pg_server import new_pg_database
 
 from scenewatch.cli.common import build_config
 from scenewatch.errors import StoreError
+from scenewatch.memory.backends import open_store
 from scenewatch.memory.context import build_context
 from scenewatch.memory.postgres import PostgresStore, redact
 from scenewatch.memory.retention import prune
-from scenewatch.memory.store import SCHEMA_VERSION, open_store
+from scenewatch.memory.store import SCHEMA_VERSION
 from scenewatch.runtime import queries
 from scenewatch.runtime.people_service import new_person, store_face
 from scenewatch.training.reviews import Correction, add_review, list_reviews

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from memory_corpus import fill_store
 
+from scenewatch.memory.backends import open_store
 from scenewatch.memory.postgres import PostgresStore
-from scenewatch.memory.store import TimelineStore, open_store
+from scenewatch.memory.store import TimelineStore
 from scenewatch.types import Observation
 
 _WORDS = ["car", "cars", "carpet", "cart", "door", "doorbell", "doors", "dog", "dogs", "person", "red", "truck",

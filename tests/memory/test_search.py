@@ -17,8 +17,9 @@ from memory_corpus import (
 )
 from pg_server import new_pg_database
 
+from scenewatch.memory.backends import open_store
 from scenewatch.memory.search import Moment, SearchFilters, keyword_query, search
-from scenewatch.memory.store import TimelineStore, open_store
+from scenewatch.memory.store import TimelineStore
 from scenewatch.memory.vectors import index_pending
 from scenewatch.types import Observation
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from scenewatch.errors import StoreError
-from scenewatch.memory.store import SCHEMA_VERSION, TimelineStore, fts_query, open_store
+from scenewatch.memory.backends import open_store
+from scenewatch.memory.store import SCHEMA_VERSION, TimelineStore, fts_query
 from scenewatch.types import Event, Observation, SourceInfo
 
 

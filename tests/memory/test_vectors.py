@@ -9,7 +9,8 @@ import pytest
 from memory_corpus import fill_store, scene_observations
 
 from scenewatch.errors import ScenewatchError
-from scenewatch.memory.store import TimelineStore, open_store
+from scenewatch.memory.backends import open_store
+from scenewatch.memory.store import TimelineStore
 from scenewatch.memory.vectors import (
     EmbeddingModelMismatch,
     VectorIndex,

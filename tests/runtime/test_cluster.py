@@ -351,7 +351,7 @@ def test_two_indexers_into_one_postgresql_store_write_each_row_once(
         assert not errors, errors
         done = [s.status for r in results for s in r]
         assert done.count("done") >= 3 and set(done) <= {"done", "already done"}
-        from scenewatch.memory.store import open_store
+        from scenewatch.memory.backends import open_store
 
         with open_store(url) as store:
             rows = store.observations()
