@@ -45,10 +45,7 @@ class PgVectorIndex(VectorIndex):
             EmbeddingModelMismatch: the index holds another model's vectors.
             ValueError: shapes do not match.
         """
-        if vectors.ndim != 2 or vectors.shape[0] != len(ids):
-            raise ValueError(f"need one vector per id, got {vectors.shape} for {len(ids)} ids")
-        dim = int(vectors.shape[1])
-        self.check_model(model_name, dim)
+        dim = self._checked_dim(ids, vectors, model_name)
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
         with self.store.native() as conn:
             self._ensure_column(conn, dim)

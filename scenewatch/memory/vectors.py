@@ -159,10 +159,7 @@ class VectorIndex:
             EmbeddingModelMismatch: the index holds another model's vectors.
             ValueError: shapes do not match.
         """
-        if vectors.ndim != 2 or vectors.shape[0] != len(ids):
-            raise ValueError(f"need one vector per id, got {vectors.shape} for {len(ids)} ids")
-        dim = int(vectors.shape[1])
-        self.check_model(model_name, dim)
+        dim = self._checked_dim(ids, vectors, model_name)
         blobs = np.ascontiguousarray(vectors, dtype="<f4")
         with self.store.transaction() as c:
             c.execute("INSERT OR IGNORE INTO vector_meta(key, value) VALUES ('model', ?)", (model_name,))
@@ -174,6 +171,14 @@ class VectorIndex:
                 "SELECT ?, ? WHERE EXISTS (SELECT 1 FROM observations WHERE id = ?)",
                 [(int(i), blobs[n].tobytes(), int(i)) for n, i in enumerate(ids)],
             )
+
+    def _checked_dim(self, ids: Sequence[int], vectors: NDArray[np.float32], model_name: str) -> int:
+        """The vectors' dimension, once their shape fits ``ids`` and the index takes ``model_name``."""
+        if vectors.ndim != 2 or vectors.shape[0] != len(ids):
+            raise ValueError(f"need one vector per id, got {vectors.shape} for {len(ids)} ids")
+        dim = int(vectors.shape[1])
+        self.check_model(model_name, dim)
+        return dim
 
     def clear(self) -> None:
         """Drop every vector and the recorded model (before re-embedding with another one)."""

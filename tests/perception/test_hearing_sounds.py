@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from scenewatch.errors import BackendUnavailable
 from scenewatch.ingest.audio import load_audio
-from scenewatch.perception.sounds import SOUND_TAGGERS
 from scenewatch.perception.sounds.occurrences import group_occurrences
-from scenewatch.perception.sounds.settings import SoundSettings
 from scenewatch.perception.sounds.yamnet import YamnetTagger
 from scenewatch.types import AudioChunk, SoundEvent
 from synth.audio import background, mix_at
@@ -22,17 +18,6 @@ pytest.importorskip("onnxruntime")
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 EV = FIX / "audio_events"
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def yamnet() -> YamnetTagger:
-    try:
-        tagger: YamnetTagger = SOUND_TAGGERS.get("yamnet")(SoundSettings())
-    except BackendUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(str(exc))
-    return tagger
 
 
 

@@ -6,15 +6,12 @@ fixture tests run the model on real clips with known truth.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from scenewatch.errors import BackendUnavailable
 from scenewatch.ingest.audio import load_audio
-from scenewatch.perception.sounds import SOUND_TAGGERS
 from scenewatch.perception.sounds.events import EventTracker, LabelSpace, salient_patches
 from scenewatch.perception.sounds.occurrences import group_occurrences
 from scenewatch.perception.sounds.settings import SoundSettings
@@ -26,17 +23,6 @@ pytest.importorskip("onnxruntime")
 
 EV = Path(__file__).resolve().parents[1] / "fixtures" / "audio_events"
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def yamnet() -> YamnetTagger:
-    try:
-        tagger: YamnetTagger = SOUND_TAGGERS.get("yamnet")(SoundSettings())
-    except BackendUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(str(exc))
-    return tagger
 
 
 @pytest.fixture(scope="module")

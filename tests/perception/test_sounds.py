@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenewatch.errors import BackendUnavailable, ConfigError, SourceError
+from scenewatch.errors import ConfigError, SourceError
 from scenewatch.ingest.audio import load_audio
-from scenewatch.perception.sounds import SOUND_TAGGERS
 from scenewatch.perception.sounds.events import SoundStream
 from scenewatch.perception.sounds.settings import SoundSettings
 from scenewatch.perception.sounds.yamnet import YamnetTagger, log_mel
@@ -30,15 +29,6 @@ def tag_file(path: Path, tagger: YamnetTagger) -> list:
 EV, SPEECH = FIX / "audio_events", FIX / "speech"
 DOORBELL_FAMILY = {"Doorbell", "Ding-dong", "Ding", "Bell", "Chime", "Jingle bell"}
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def yamnet() -> YamnetTagger:
-    try:
-        tagger: YamnetTagger = SOUND_TAGGERS.get("yamnet")(SoundSettings())
-    except BackendUnavailable as exc:
-        pytest.skip(str(exc))
-    return tagger
 
 
 def _mixed_track() -> tuple[np.ndarray, dict[str, float]]:

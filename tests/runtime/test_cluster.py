@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,9 @@ from scenewatch.runtime.cluster_chunks import WorkUnit, chunk_grid, chunk_overla
 from scenewatch.runtime.index import IndexProgress, index
 from scenewatch.types import Observation
 from tests.conftest import FIXTURES, make_synthetic_video
+from tests.runtime.rows import KEYFRAME, assert_same_rows
 
 SCENE = FIXTURES / "scene" / "scene.mp4"
-KEYFRAME = 1.0  # the keyframe floor interval (1 fps): how far a span's ends may move between runs
 
 
 def _config(db: Path, stages: list[str], **extra: Any) -> Config:
@@ -47,18 +46,6 @@ def _by_source(rows: list[Observation]) -> dict[str, list[Observation]]:
     for o in rows:
         out.setdefault(o.source_id, []).append(o)
     return out
-
-
-def _assert_same(a: list[Observation], b: list[Observation], tol: float = KEYFRAME) -> None:
-    """Same rows per kind, label and text; each span's ends within one keyframe."""
-    assert Counter(o.kind for o in a) == Counter(o.kind for o in b)
-    left = sorted(b, key=lambda o: o.start)
-    for o in sorted(a, key=lambda o: o.start):
-        match = next((x for x in left if (x.kind, x.label, x.text) == (o.kind, o.label, o.text)
-                      and abs(x.start - o.start) <= tol and abs(x.end - o.end) <= tol), None)
-        assert match is not None, f"no counterpart for {o.kind} {o.label!r} {o.text!r} {o.start:.2f}-{o.end:.2f}"
-        left.remove(match)
-    assert not left
 
 
 # ------------------------------------------------------------------------------ chunks
@@ -112,7 +99,7 @@ def test_long_file_in_chunks_gives_the_rows_of_one_run(tmp_path: Path, scene_tru
     assert [s.status for s in whole] == [s.status for s in split] == ["done"]
     assert whole[0].chunks == 1 and split[0].chunks == 3
     a, b = _rows(tmp_path / "whole.db"), _rows(tmp_path / "split.db")
-    _assert_same(a, b)
+    assert_same_rows(a, b)
     # The parcel label is on screen across both borders (10 s, 20 s): one row, at the true times.
     label = [o for o in b if o.kind == "text" and o.text == "PRIORITY MAIL"]
     visible = next(t for t in scene_truth["text"] if t["text"] == "PRIORITY MAIL")["fully_visible_span"]
@@ -188,7 +175,7 @@ def test_folder_on_ray_matches_the_in_process_run(ray_local: Any, clips: tuple[P
     assert [s.status for s in summaries] == ["done"] * 3
     remote = _rows(tmp_path / "ray.db")
     for sid, rows in _by_source(local).items():
-        _assert_same(rows, _by_source(remote)[sid])
+        assert_same_rows(rows, _by_source(remote)[sid])
     for rows in _by_source(remote).values():  # ground truth of the synthetic clips
         motion = [o for o in rows if o.kind == "motion"]
         cuts = [o for o in rows if o.kind == "scene"]
@@ -226,7 +213,7 @@ def test_worker_killed_mid_run_loses_and_repeats_nothing(ray_local: Any,
     remote = _rows(tmp_path / "killed.db")
     assert len(remote) == len(local)
     for sid, rows in _by_source(local).items():
-        _assert_same(rows, _by_source(remote)[sid])
+        assert_same_rows(rows, _by_source(remote)[sid])
     # Indexing again finds every file done and writes nothing.
     again = index(str(folder), cfg, executor=executor)
     assert [s.status for s in again] == ["already done"] * 3
@@ -358,6 +345,6 @@ def test_two_indexers_into_one_postgresql_store_write_each_row_once(
             keys = store.execute("SELECT count(*), count(DISTINCT (source_id, ukey)) FROM observations")
         assert keys[0][0] == keys[0][1] == len(local)
         for sid, mine in _by_source(local).items():
-            _assert_same(mine, _by_source(rows)[sid])
+            assert_same_rows(mine, _by_source(rows)[sid])
     finally:
         server.__exit__(None, None, None)

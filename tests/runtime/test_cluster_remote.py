@@ -22,10 +22,10 @@ from scenewatch.memory.store import TimelineStore
 from scenewatch.runtime.index import index
 from scenewatch.types import Observation
 from tests.conftest import FIXTURES
+from tests.runtime.rows import KEYFRAME, assert_same_rows
 
 SCENE = FIXTURES / "scene" / "scene.mp4"
 STAGES = ["objects", "text"]  # text reads the objects stage's detections of the same keyframe
-KEYFRAME = 1.0  # the keyframe floor interval: how far a span's ends may move between runs
 PINNED = {"remote_stages": ["objects"], "stages": {"objects": {"num_cpus": 0.5, "resources": {"gpu_node": 1}}}}
 
 
@@ -37,18 +37,6 @@ def _config(db: Path, remote: bool) -> Config:
 def _rows(db: Path) -> list[Observation]:
     with TimelineStore(db) as store:
         return store.observations()
-
-
-def _assert_same(a: list[Observation], b: list[Observation]) -> None:
-    """The same rows one to one: kind, label, text, and span ends within one keyframe."""
-    assert Counter(o.kind for o in a) == Counter(o.kind for o in b)
-    left = sorted(b, key=lambda o: o.start)
-    for o in sorted(a, key=lambda o: o.start):
-        match = next((x for x in left if (x.kind, x.label, x.text) == (o.kind, o.label, o.text)
-                      and abs(x.start - o.start) <= KEYFRAME and abs(x.end - o.end) <= KEYFRAME), None)
-        assert match is not None, f"no counterpart for {o.kind} {o.label!r} {o.start:.2f}-{o.end:.2f}"
-        left.remove(match)
-    assert not left
 
 
 def _assert_truth(rows: list[Observation], truth: dict[str, Any]) -> None:
@@ -124,7 +112,7 @@ def test_remote_stage_on_the_labelled_node_gives_the_local_rows(
     summaries = _index_with_proxies(path, cfg)
     assert [s.status for s in summaries] == ["done"]
     rows = _rows(tmp_path / "remote.db")
-    _assert_same(local, rows)
+    assert_same_rows(local, rows)
     _assert_truth(rows, scene_truth)
     status = _stage_actor_status(ray_gpu_label)
     assert status["calls"] > before  # the keyframes went to the stage actor
@@ -175,7 +163,7 @@ def test_stage_actor_killed_mid_run_restarts_and_loses_nothing(
     status = _stage_actor_status(ray_gpu_label)
     assert status["restarted"] and status["pid"] != old_pid
     rows = _rows(tmp_path / "killed.db")
-    _assert_same(local, rows)  # nothing lost, nothing twice
+    assert_same_rows(local, rows)  # nothing lost, nothing twice
     _assert_truth(rows, scene_truth)
 
 
@@ -207,7 +195,7 @@ def test_served_source_actor_asks_for_no_label_while_its_stage_actor_does(
     assert remote[0]["state"] == "alive" and remote[0]["resources"]["gpu_node"] == 1.0 and remote[0]["calls"] > 0
     assert remote[0]["pid"] != actor["pid"]
     rows = _rows(tmp_path / "served.db")
-    _assert_same(local, rows)
+    assert_same_rows(local, rows)
 
 
 def test_index_on_ray_with_a_remote_stage_gives_the_local_rows(
@@ -230,7 +218,7 @@ def test_index_on_ray_with_a_remote_stage_gives_the_local_rows(
     summaries = index(str(path), cfg, executor=executor, on_progress=watch)
     assert [s.status for s in summaries] == ["done"]
     assert calls and calls[-1] > before  # the worker's keyframes went to the stage actor
-    _assert_same(local, _rows(tmp_path / "indexed.db"))
+    assert_same_rows(local, _rows(tmp_path / "indexed.db"))
 
 
 def test_gpu_keyword_moves_every_gpu_stage_off_the_source_actor(tmp_path: Path) -> None:
