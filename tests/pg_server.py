@@ -78,6 +78,12 @@ def running_server() -> Iterator[str]:
     user = "nobody" if os.geteuid() == 0 else None
     if user is not None:
         os.chown(root, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
+        # That account may not be able to reach the venv (a checkout under a 0700 temp dir): run a
+        # copy of the installation (34 MB) laid out as in site-packages, since the binaries find
+        # their libraries at $ORIGIN/../../../pgserver.libs.
+        package = bindir.parent.parent
+        shutil.copytree(package.parent / "pgserver.libs", root / "site" / "pgserver.libs", symlinks=True)
+        bindir = Path(shutil.copytree(bindir.parent, root / "site" / "pgserver" / "pginstall", symlinks=True)) / "bin"
     data, log = root / "data", root / "postgres.log"
     try:
         subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
