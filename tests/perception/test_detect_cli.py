@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("onnxruntime")
-pytest.importorskip("trackers")
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -11,7 +11,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 pytest.importorskip("onnxruntime")
-pytest.importorskip("trackers")
 
 from vision_scene import BEDROOM, moving_person_scene
 
@@ -120,13 +119,31 @@ def test_static_scene_reuses_detections_but_reprompts(tmp_path: Path, detector: 
     f = moving_person_scene()[3]
     stage = _stage(tmp_path, detector, ("person",))
     t = 0.0
-    while t <= 12.0:
+    while t <= 70.0:
         stage.on_keyframe(Keyframe(Frame(f.image, t, "syn"), "floor", 0.0), KeyframeShared())
         t += 1.0
-    # 13 static floor keyframes, re-detection every static_redetect_seconds (10 s): t = 0, 10
+    # 71 static floor keyframes of one unchanged picture: the detector runs at t = 0 and, since the
+    # picture still looks the same after static_redetect_seconds, only at static_max_seconds (60 s)
     assert stage.detector_runs == 2
     (only,) = stage.close()
-    assert only.observation.start == 0.0 and only.observation.end == 12.0
+    assert only.observation.start == 0.0 and only.observation.end == 70.0
+
+
+def test_static_scene_redetects_when_the_picture_drifted_away(tmp_path: Path, detector: NanoDetDetector) -> None:
+    """A change too slow to make any keyframe a "change" one still brings the detector back after
+    static_redetect_seconds: the person is somewhere else than at the last run."""
+    scene = moving_person_scene()
+    stage = _stage(tmp_path, detector, ("person",))
+    runs_at = []
+    for t in range(0, 25):
+        f = scene[3] if t < 12 else scene[12]
+        before = stage.detector_runs
+        stage.on_keyframe(Keyframe(Frame(f.image, float(t), "syn"), "floor", 0.0), KeyframeShared())
+        if stage.detector_runs > before:
+            runs_at.append(t)
+    # looks compared every static_redetect_seconds: t = 10 looks as after the run at 0; at t = 20
+    # the person stands elsewhere
+    assert runs_at == [0, 20]
 
 
 def test_presence_gate_drops_a_one_frame_flicker(tmp_path: Path, detector: NanoDetDetector) -> None:

@@ -151,3 +151,26 @@ def test_region_planner_rereads_only_what_changed() -> None:
     reads = [t for t in np.arange(31.0, 70.0, 1.0)
              if len(p.plan(_kf(float(t), img=_camera(rng, 1.04, "OPEN")), dets, NONE))]
     assert reads == [60.0]  # last read 29.5 s; the same look at 35, 40, 45, 50 and 55 s
+
+
+def test_settled_text_line_is_not_reread_while_it_looks_the_same() -> None:
+    """A line that is already a row is re-read only when its pixels change (or goes stale); a line
+    not yet settled (read once, low confidence; a label sliding in) is re-read whenever due."""
+    rng = np.random.default_rng(1)
+    line = np.array([[300, 100, 420, 160]], np.float32)
+    # settled: read at 5 s at its own box (t = 0 read a larger changed region), then not again
+    # before STALE_FACTOR re-read periods (35 s); not settled: at every re-read time
+    for settled, expected in ((True, [5.0]), (False, [5.0, 10.0, 15.0, 20.0, 25.0, 30.0])):
+        p = RegionPlanner(OcrSettings(reread_seconds=5.0))
+        first = p.plan(_kf(0.0, changed=[[280, 80, 440, 180]], img=_camera(rng, 1.0, "EXIT")), None, NONE)
+        assert first is not None and len(first) == 1
+        flags = np.array([settled])
+        reads = [t for t in np.arange(1.0, 32.0, 1.0)
+                 if len(p.plan(_kf(float(t), img=_camera(rng, 1.0 + t / 900, "EXIT")), None, line, flags))]
+        assert reads == expected
+    # a settled line whose text changed unseen by the sampler is read at its next re-read time
+    p = RegionPlanner(OcrSettings(reread_seconds=5.0))
+    p.plan(_kf(0.0, changed=[[280, 80, 440, 180]], img=_camera(rng, 1.0, "EXIT")), None, NONE)
+    assert len(p.plan(_kf(5.0, img=_camera(rng, 1.0, "EXIT")), None, line, np.array([True]))) == 1
+    assert len(p.plan(_kf(10.0, img=_camera(rng, 1.0, "EXIT")), None, line, np.array([True]))) == 0
+    assert len(p.plan(_kf(15.0, img=_camera(rng, 1.0, "OPEN")), None, line, np.array([True]))) == 1

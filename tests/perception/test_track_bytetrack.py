@@ -1,4 +1,4 @@
-"""Tracking over the trackers package and the presence gate, on generated boxes with known truth."""
+"""ByteTrack tracking and the presence gate, on generated boxes with known truth."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("trackers")
 
 from scenewatch.perception.detect.boxes import rle_decode
 from scenewatch.perception.detect.settings import DetectSettings
@@ -99,3 +97,14 @@ def test_box_history_is_bounded_and_thumbnail_and_mask_saved(tmp_path: Path) -> 
     assert rec.best_score == pytest.approx(0.9)
     assert rec.thumbnail is not None and Path(rec.thumbnail).is_file()
     assert rec.mask_rle is not None and np.array_equal(rle_decode(rec.mask_rle), mask[0])
+
+
+def test_low_score_keyframe_keeps_the_id_but_starts_no_track() -> None:
+    s = DetectSettings(score_threshold=0.35, low_score_threshold=0.2)
+    tr = ByteTrack(s)
+    first = tr.update(dets([[100, 100, 200, 300]], score=0.8), timestamp=0.0).track_ids[0]  # type: ignore[index]
+    dip = tr.update(dets([[108, 100, 208, 300]], score=0.25), timestamp=0.5).track_ids[0]  # type: ignore[index]
+    back = tr.update(dets([[116, 100, 216, 300]], score=0.8), timestamp=1.0).track_ids[0]  # type: ignore[index]
+    assert dip == first == back
+    lone = tr.update(dets([[400, 0, 450, 60]], ["cup"], score=0.25), timestamp=1.5).track_ids  # type: ignore[union-attr]
+    assert lone is not None and lone.tolist() == [-1]

@@ -7,8 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("trackers")
-
 from scenewatch.perception.detect.settings import DetectSettings
 from scenewatch.perception.detect.stage import track_observation
 from scenewatch.perception.track.bytetrack import ByteTrack

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -157,12 +158,32 @@ class NanoDetDetector:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.add_session_config_entry("session.disable_prepacking", "1")  # no second copy of the weights
         opts.enable_cpu_mem_arena = False  # one fixed-size input: the arena only holds memory
-        path = nanodet_onnx_path(cache_dir)
-        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        names = [o.name for o in self._session.get_outputs()]
-        # Outputs sorted by name: scores for strides 8/16/32, then box bins for 8/16/32.
-        self._score_names, self._reg_names = names[:3], names[3:]
-        self._input = self._session.get_inputs()[0].name
+        self._path = nanodet_onnx_path(cache_dir)  # found and verified now: a missing model fails the build
+        self._opts = opts
+        self._session: Any = None  # built on first use, on the thread that detects (_ready)
+        self._score_names: list[str] = []
+        self._reg_names: list[str] = []
+        self._input = ""
+        self._lock = threading.Lock()
+
+    def _ready(self) -> Any:
+        """The onnxruntime session, built on the first call.
+
+        Building takes ~0.5 s; done here, it happens on the worker thread that detects while the
+        decoder is already reading the source, instead of before decoding starts.
+        """
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    import onnxruntime as ort
+
+                    session = ort.InferenceSession(str(self._path), self._opts, providers=["CPUExecutionProvider"])
+                    out_names = [o.name for o in session.get_outputs()]
+                    # Outputs sorted by name: scores for strides 8/16/32, then box bins for 8/16/32.
+                    self._score_names, self._reg_names = out_names[:3], out_names[3:]
+                    self._input = session.get_inputs()[0].name
+                    self._session = session
+        return self._session
 
     def class_ids(self, concepts: Sequence[str]) -> NDArray[np.int64]:
         """COCO class indices for ``concepts`` (COCO label names).
@@ -182,7 +203,8 @@ class NanoDetDetector:
 
     def raw_outputs(self, tensor: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Run the network on a prepared input: ``(A×80 scores, A×44 box bins)``."""
-        outs: list[Any] = self._session.run(self._score_names + self._reg_names, {self._input: tensor})
+        session = self._ready()
+        outs: list[Any] = session.run(self._score_names + self._reg_names, {self._input: tensor})
         scores = np.concatenate([o[0] for o in outs[:3]], axis=0)
         reg = np.concatenate([o[0] for o in outs[3:]], axis=0)
         return scores, reg

@@ -24,6 +24,9 @@ class DetectSettings(Section):
     reprompt_seconds: float = Field(5.0, gt=0, description="full re-detection period for trackers that propagate")
     static_redetect_seconds: float = Field(
         10.0, gt=0, description="on a static scene (floor keyframes, no change) re-detect at most this often")
+    static_max_seconds: float = Field(
+        60.0, gt=0, description="on a static scene that still looks as it did at the last detection, re-detect "
+                                "at least this often")
     concept_threshold: float = Field(0.6, gt=0, le=1, description="text-similarity needed to map a concept")
     max_concepts: int = Field(1000, ge=1, le=100_000, description="most concepts accepted in one request")
     thumbnails: bool = True

@@ -6,8 +6,10 @@ The stage sets ``shared.detections`` (tracked boxes with user concepts) for late
 ``object:<track>``, ``final=False`` while the track is open and ``final=True`` when it ends.
 
 On a static scene (a ``floor`` keyframe with almost no change) the last detections are
-reused instead of running the detector again, but never for longer than
-``static_redetect_seconds``: the periodic re-detection re-finds lost objects and corrects drift.
+reused instead of running the detector again for ``static_redetect_seconds``; after that, the
+detector runs again as soon as the frame no longer looks as it did after the last run (a slow
+change that never made a keyframe "change"), and at least every ``static_max_seconds``: the
+periodic re-detection re-finds lost objects and corrects drift.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
+from numpy.typing import NDArray
+
 from scenewatch.errors import ScenewatchError
 from scenewatch.payloads import ObjectPayload
 from scenewatch.perception.detect import DETECTORS, Detector
 from scenewatch.perception.detect.settings import DetectSettings
+from scenewatch.perception.looks import region_look, same_look
 from scenewatch.perception.stage import BaseStage, Emit, KeyframeShared, StageContext, StageInput, stored_media_ref
 from scenewatch.perception.track import TRACKERS, Tracker
 from scenewatch.perception.track.presence import TrackBook, TrackRecord
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATIC_CHANGE = 0.01  # mean abs. difference (0..1) under which a floor keyframe counts as static
+STATIC_LOOK_GRID = (32, 18)  # columns, rows of the whole-frame look on static keyframes (20 px cells at 640×360)
 #: Prompts for open-vocabulary detectors when the user named no concepts.
 DEFAULT_OPEN_CONCEPTS = ("person", "car", "dog", "cat", "package", "bicycle")
 
@@ -170,6 +177,8 @@ class ObjectStage(BaseStage):
         self.book = TrackBook(self.settings, ctx.media_dir, self.targets)
         self._last: Detections | None = None
         self._last_detect = float("-inf")
+        self._look: NDArray[np.float32] | None = None  # the frame's look on a static keyframe after the last run
+        self._look_checked = float("-inf")  # when the look was last compared
         self._wall_offset: float | None = None
         self.detector_runs = 0
         self._frame_size: tuple[int, int] | None = None
@@ -192,11 +201,12 @@ class ObjectStage(BaseStage):
         if carried is not None and t - self._last_detect < self.settings.reprompt_seconds:
             tracked = carried
         else:
-            if self._last is not None and static and t - self._last_detect < self.settings.static_redetect_seconds:
+            if self._last is not None and static and self._still_as_detected(frame.image, t):
                 dets = self._last
             else:
                 dets = self.detector.detect(frame, self.prompts)
                 self._last, self._last_detect = dets, t
+                self._look = None  # taken when first needed (the scene may be moving now)
                 self.detector_runs += 1
             dets = self._with_user_concepts(dets)
             tracked = self.tracker.update(dets, timestamp=t)
@@ -225,6 +235,28 @@ class ObjectStage(BaseStage):
 
             emits += [Emit(fall_observation(f, src, self._wall_offset)) for f in falls]
         return emits
+
+    def _still_as_detected(self, image: NDArray[np.uint8], t: float) -> bool:
+        """On a static keyframe: may the last detections stand in for a new detector run?
+
+        Yes within ``static_redetect_seconds`` of the last run. After that, only while the whole
+        frame still looks as it did at the first static check after that run (light-normalised
+        block means, see :mod:`~scenewatch.perception.looks`: a slow arrival that never made a
+        keyframe "change" still shows), compared once every ``static_redetect_seconds``, and for
+        at most ``static_max_seconds``.
+        """
+        since = t - self._last_detect
+        every = self.settings.static_redetect_seconds
+        if since < every:
+            if self._look is None:
+                self._look = region_look(image, None, STATIC_LOOK_GRID)
+            return True
+        if since >= self.settings.static_max_seconds:
+            return False
+        if t - self._look_checked < every:
+            return True  # compared lately: the look is compared once per period, not on every keyframe
+        self._look_checked = t
+        return same_look(self._look, region_look(image, None, STATIC_LOOK_GRID))
 
     def close(self) -> list[Emit]:
         """Finalise every present track."""

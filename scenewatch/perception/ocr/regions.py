@@ -5,11 +5,12 @@
 * otherwise: regions that changed since the last keyframe (grown to take in any text line they
   cut through), boxes from the objects stage, user zones, and known text due for a re-check.
 
-An unchanged detection or zone is re-read at most every ``reread_seconds``, and then only if
-its pixels changed since it was last read (compared on a light-normalised 16×16 grid of block
-means, so sensor noise and slow light drift do not count; a read is forced after
-``STALE_FACTOR`` re-read periods); known text lines are re-read when due regardless. Static
-text is read once, not on every keyframe. When the regions would cover most of the frame, the
+An unchanged detection, zone or settled text line (one that is already a row) is re-read at
+most every ``reread_seconds``, and then only if its pixels changed since it was last read
+(compared on a light-normalised 16×16 grid of block means, so sensor noise and slow light drift
+do not count; a read is forced after ``STALE_FACTOR`` re-read periods); text lines not yet
+settled are re-read when due regardless, so their readings can grow. Static text is read once,
+not on every keyframe. When the regions would cover most of the frame, the
 frame is read whole (one detector pass is cheaper than many overlapping ones).
 """
 
@@ -18,34 +19,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from scenewatch.perception.looks import region_look, same_look
 from scenewatch.perception.ocr.merge import covered
 from scenewatch.perception.ocr.settings import OcrSettings
 from scenewatch.types import Detections, Keyframe
 
 FULL_FRAME_FRACTION = 0.6  # regions covering more than this of the frame: read it whole
-LOOK_GRID = 16  # a region's look: block means on this many cells a side
-LOOK_CHANGE = 0.08  # largest relative change of one cell's brightness that still counts as the same look
 STALE_FACTOR = 6  # an unchanged region is read again after this many re-read periods anyway
-
-
-def region_look(image: NDArray[np.uint8], box: NDArray[np.float32]) -> NDArray[np.float32] | None:
-    """A region's brightness on a ``LOOK_GRID``² grid of block means, divided by its mean (``None`` if tiny)."""
-    import cv2
-
-    h, w = image.shape[:2]
-    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
-    if x2 - x1 < LOOK_GRID or y2 - y1 < LOOK_GRID:
-        return None
-    crop = image[y1:y2, x1:x2]
-    grey = crop.mean(axis=2, dtype=np.float32) if crop.ndim == 3 else crop.astype(np.float32)
-    cells = np.asarray(cv2.resize(grey, (LOOK_GRID, LOOK_GRID), interpolation=cv2.INTER_AREA), np.float32)
-    return cells / max(float(cells.mean()), 1.0)
-
-
-def same_look(a: NDArray[np.float32] | None, b: NDArray[np.float32] | None) -> bool:
-    """Whether two looks of a region show the same thing (no cell changed by more than ``LOOK_CHANGE``)."""
-    return a is not None and b is not None and float(np.abs(a - b).max()) <= LOOK_CHANGE
 
 
 def _intersects(box: NDArray[np.float32], others: NDArray[np.float32]) -> bool:
@@ -69,13 +49,18 @@ class RegionPlanner:
         self.skipped = 0  # stale regions not read again because their pixels had not changed
 
     def plan(self, keyframe: Keyframe, detections: Detections | None,
-             text_boxes: NDArray[np.float32]) -> NDArray[np.float32] | None:
+             text_boxes: NDArray[np.float32], settled: NDArray[np.bool_] | None = None) -> NDArray[np.float32] | None:
         """Regions to read (``K×4``, possibly empty), or ``None`` for the whole frame.
 
         Args:
             keyframe: the keyframe (its reason and changed boxes are used).
             detections: boxes from the objects stage on this keyframe, if any.
             text_boxes: ``K×4`` boxes of text lines currently open (re-checked when stale).
+            settled: per text box, whether its line is settled (already a row): a settled line
+                whose pixels look as they did when it was last read is not read again until
+                ``STALE_FACTOR`` re-read periods pass; other lines are re-read whenever due, so
+                a label sliding into view or a line read once at low confidence gets its
+                further readings.
         """
         s = self.settings
         t = keyframe.frame.pts
@@ -99,14 +84,16 @@ class RegionPlanner:
         if s.read_detections and detections is not None:
             steady.extend(detections.xyxy.astype(np.float32))
         steady.extend(np.asarray(z.box, np.float32) for z in s.zones)
-        lookable = len(steady)  # known text lines are always re-read when due: their readings grow
-        steady.extend(np.asarray(text_boxes, np.float32).reshape(-1, 4))
+        lookable = [True] * len(steady)
+        lines = np.asarray(text_boxes, np.float32).reshape(-1, 4)
+        steady.extend(lines)
+        lookable += [bool(v) for v in settled] if settled is not None else [False] * len(lines)
         recent = np.asarray([b for _, b in self._recent], np.float32).reshape(-1, 4)
         for i, box in enumerate(steady):
             if _intersects(box, changed):
                 out.append(box)
             elif not covered(box, recent, 0.9):
-                if i < lookable and self._unchanged(keyframe.frame.image, box):
+                if lookable[i] and self._unchanged(keyframe.frame.image, box):
                     self._recent.append((t, box))  # looked at, same as when read: no need to read it
                     recent = np.concatenate([recent, box[None]])
                     self.skipped += 1

@@ -2,7 +2,7 @@
 
 Backends, one file each, registered by name and imported lazily:
 
-* ``bytetrack`` — ByteTrack from the ``trackers`` package (Roboflow), one tracker per label.
+* ``bytetrack`` — ByteTrack (numpy Kalman filter + two-stage IoU association), one tracker per label group.
 * ``sam3-video`` — SAM 3 tracker through ``transformers`` (full tier): propagates masks between
   keyframes; the objects stage re-detects every ``reprompt_seconds`` to find new objects.
 
