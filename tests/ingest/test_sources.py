@@ -77,20 +77,52 @@ def test_thumbnail_is_ffmpegs_grey_scaling(fixtures: Path) -> None:
 
 
 def test_frames_not_due_are_never_keyframes(synthetic_video: tuple[Path, dict]) -> None:
-    """``due`` says exactly which frames ``consider`` would look at: skipping the others changes nothing."""
+    """``due`` skips frames ``consider`` need not look at: within ``min_gap`` of a keyframe nothing
+    can be one, and after a calm look a change shows at most ``CALM_SKIP`` later; floor keyframes
+    fall on the same frames."""
+    from scenewatch.ingest.keyframes import CALM_SKIP
+
     path, _ = synthetic_video
     video, _ = _items(path)
     every, lazy = KeyframeSampler(KeyframeSettings(), 320, 180), KeyframeSampler(KeyframeSettings(), 320, 180)
+    full_kf, lazy_kf = [], []
     looked = 0
     for v in video:
         full = every.consider(v.thumbnail(160), v.pts)
+        if full is not None:
+            full_kf.append((v.pts, full[0]))
         if lazy.due(v.pts):
             looked += 1
             got = lazy.consider(v.thumbnail(160), v.pts)
-            assert (got is None) == (full is None) and (got is None or got[:2] == full[:2])  # type: ignore[index]
-        else:
-            assert full is None
-    assert looked < len(video)
+            if got is not None:
+                lazy_kf.append((v.pts, got[0]))
+    assert len(lazy_kf) == len(full_kf)
+    for (t_full, why_full), (t_lazy, why_lazy) in zip(full_kf, lazy_kf, strict=True):
+        assert t_full <= t_lazy <= t_full + CALM_SKIP + 1e-6
+        assert why_full != "floor" or (why_lazy, t_lazy) == ("floor", t_full)
+    assert looked < 0.7 * len(video)
+
+
+def test_a_change_after_a_calm_look_is_caught_one_frame_later_at_most() -> None:
+    """On a still picture most frames are not looked at; a cut right after a calm look is a
+    keyframe on the next looked-at frame, and floor keyframes stay on the floor rate."""
+    rng = np.random.default_rng(5)
+    base = rng.integers(60, 200, (90, 160), dtype=np.uint8)
+    s = KeyframeSampler(KeyframeSettings(), 640, 360)
+    looks, keyframes = 0, []
+    for i in range(150):  # 6 s at 25 fps; the picture changes at frame 88 (3.52 s)
+        t = i / 25
+        picture = base if i < 88 else 255 - base
+        noisy = np.clip(picture.astype(np.int16) + rng.integers(-2, 3, picture.shape), 0, 255).astype(np.uint8)
+        if s.due(t):
+            looks += 1
+            got = s.consider(noisy, t)
+            if got is not None:
+                keyframes.append((round(t, 2), got[0]))
+    assert keyframes[:4] == [(0.0, "first"), (1.0, "floor"), (2.0, "floor"), (3.0, "floor")]
+    assert keyframes[4][1] == "scene" and 3.52 <= keyframes[4][0] <= 3.52 + 0.08
+    assert keyframes[5:] == [(round(keyframes[4][0] + k, 2), "floor") for k in (1, 2)]
+    assert looks < 150 * 0.5
 
 
 def test_changed_cells_merge_into_boxes() -> None:

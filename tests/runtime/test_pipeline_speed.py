@@ -46,3 +46,16 @@ def test_quick_benchmark_prints_the_tables(tmp_path: Path) -> None:
     for target in ("busy wall RTF", "busy CPU s per media s", "quiet wall ÷ decode-only wall", "peak RSS of `watch`"):
         assert f"| {target} |" in out
     assert "| objects |" in out and "| decode |" in out  # per-stage timers came back from the runner
+
+
+def test_model_thread_pools_follow_the_core_count_and_keep_explicit_settings() -> None:
+    from scenewatch.config import Config
+    from scenewatch.runtime.pipeline import bounded_threads
+
+    default = Config().perception
+    got = {n: (bounded_threads(default, n).ocr.threads, bounded_threads(default, n).detect.threads)
+           for n in (1, 2, 3, 4, 64)}
+    assert got == {1: (1, 1), 2: (1, 1), 3: (1, 1), 4: (2, 2), 64: (2, 2)}
+    explicit = Config(perception={"detect": {"threads": 4}, "ocr": {"threads": 3}}).perception
+    kept = bounded_threads(explicit, 2)
+    assert (kept.ocr.threads, kept.detect.threads) == (3, 4)
