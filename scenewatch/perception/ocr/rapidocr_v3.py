@@ -9,9 +9,12 @@ fraction of a full frame. Images are decoded by scenewatch and passed as arrays.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,7 +83,8 @@ class RapidOcrReader(DetRecReader):
         if self._engine_built is None:
             with self._lock:
                 if self._engine_built is None:
-                    from rapidocr import RapidOCR
+                    with _no_download_table():
+                        from rapidocr import RapidOCR
 
                     _quiet_session_threads()
                     self._engine_built = RapidOCR(params=self._params)
@@ -105,6 +109,32 @@ class RapidOcrReader(DetRecReader):
             return []
         res = self._engine.recognize_txt(crops)
         return [(str(t), float(s)) for t, s in zip(res.txts or (), res.scores or (), strict=True)]
+
+
+@contextlib.contextmanager
+def _no_download_table() -> Iterator[None]:
+    """Import rapidocr without its table of model download URLs.
+
+    rapidocr parses ``default_models.yaml`` (1,600 lines of URLs) with OmegaConf when it is
+    imported: ~0.9 s of pure-Python CPU, holding the GIL while the decoder waits. The table is only
+    read to download a model whose path is not given; scenewatch gives a local path for every
+    model and never downloads, so rapidocr gets an empty table (a missing model is then an error
+    instead of a download).
+    """
+    from omegaconf import OmegaConf
+
+    original = OmegaConf.load
+
+    def load(file_: Any, *args: Any, **kwargs: Any) -> Any:
+        if Path(str(file_)).name == "default_models.yaml":
+            return OmegaConf.create({})
+        return original(file_, *args, **kwargs)
+
+    OmegaConf.load = load  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        OmegaConf.load = original  # type: ignore[method-assign]
 
 
 def _quiet_session_threads() -> None:

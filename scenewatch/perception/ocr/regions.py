@@ -5,13 +5,15 @@
 * otherwise: regions that changed since the last keyframe (grown to take in any text line they
   cut through), boxes from the objects stage, user zones, and known text due for a re-check.
 
-An unchanged detection, zone or settled text line (one that is already a row) is re-read at
-most every ``reread_seconds``, and then only if its pixels changed since it was last read
-(compared on a light-normalised 16×16 grid of block means, so sensor noise and slow light drift
-do not count; a read is forced after ``STALE_FACTOR`` re-read periods); text lines not yet
-settled are re-read when due regardless, so their readings can grow. Static text is read once,
-not on every keyframe. When the regions would cover most of the frame, the
-frame is read whole (one detector pass is cheaper than many overlapping ones).
+An unchanged detection, zone or known text line is re-read at most every ``reread_seconds``, and
+then only if its pixels changed since a read of that same box (compared on a light-normalised
+16×16 grid of block means, so sensor noise and slow light drift do not count; a read is forced
+after ``STALE_FACTOR`` re-read periods). A text line first found inside a larger region is
+therefore read once more at its own box, which gives a line read once at low confidence its
+second reading; a label sliding into view changes its pixels and is read again. The same pixels
+give the same reading, so nothing else is lost. Static text is read once, not on every keyframe.
+When the regions would cover most of the frame, the frame is read whole (one detector pass is
+cheaper than many overlapping ones).
 """
 
 from __future__ import annotations
@@ -49,18 +51,13 @@ class RegionPlanner:
         self.skipped = 0  # stale regions not read again because their pixels had not changed
 
     def plan(self, keyframe: Keyframe, detections: Detections | None,
-             text_boxes: NDArray[np.float32], settled: NDArray[np.bool_] | None = None) -> NDArray[np.float32] | None:
+             text_boxes: NDArray[np.float32]) -> NDArray[np.float32] | None:
         """Regions to read (``K×4``, possibly empty), or ``None`` for the whole frame.
 
         Args:
             keyframe: the keyframe (its reason and changed boxes are used).
             detections: boxes from the objects stage on this keyframe, if any.
             text_boxes: ``K×4`` boxes of text lines currently open (re-checked when stale).
-            settled: per text box, whether its line is settled (already a row): a settled line
-                whose pixels look as they did when it was last read is not read again until
-                ``STALE_FACTOR`` re-read periods pass; other lines are re-read whenever due, so
-                a label sliding into view or a line read once at low confidence gets its
-                further readings.
         """
         s = self.settings
         t = keyframe.frame.pts
@@ -84,16 +81,13 @@ class RegionPlanner:
         if s.read_detections and detections is not None:
             steady.extend(detections.xyxy.astype(np.float32))
         steady.extend(np.asarray(z.box, np.float32) for z in s.zones)
-        lookable = [True] * len(steady)
-        lines = np.asarray(text_boxes, np.float32).reshape(-1, 4)
-        steady.extend(lines)
-        lookable += [bool(v) for v in settled] if settled is not None else [False] * len(lines)
+        steady.extend(np.asarray(text_boxes, np.float32).reshape(-1, 4))
         recent = np.asarray([b for _, b in self._recent], np.float32).reshape(-1, 4)
-        for i, box in enumerate(steady):
+        for box in steady:
             if _intersects(box, changed):
                 out.append(box)
             elif not covered(box, recent, 0.9):
-                if lookable[i] and self._unchanged(keyframe.frame.image, box):
+                if self._unchanged(keyframe.frame.image, box):
                     self._recent.append((t, box))  # looked at, same as when read: no need to read it
                     recent = np.concatenate([recent, box[None]])
                     self.skipped += 1

@@ -68,8 +68,7 @@ class TextTimeline:
         if self.wall_offset is None and frame.wall_time is not None:
             self.wall_offset = frame.wall_time - frame.pts  # live source: rows carry wall-clock too
         text_boxes = np.asarray([s.last_box for s in self.merger.open], np.float32).reshape(-1, 4)
-        settled = np.asarray([self.confirmed(s) for s in self.merger.open], bool)
-        regions = self.planner.plan(keyframe, detections, text_boxes, settled)
+        regions = self.planner.plan(keyframe, detections, text_boxes)
         readings = [] if regions is not None and not len(regions) else self.reader.read(frame, regions)
         new, improved, closed = self.merger.update(frame.pts, readings, regions, keyframe.changed_boxes)
         for span in (*new, *improved):
