@@ -104,6 +104,9 @@ class BaseStage:
 
     name: ClassVar[str] = "base"
     inputs: ClassVar[frozenset[StageInput]] = frozenset()
+    #: Whether ``on_keyframe`` fills :class:`KeyframeShared` for the stages after it; the runner
+    #: runs the stages after the last such stage on a second thread, one keyframe behind.
+    writes_shared: ClassVar[bool] = False
 
     def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
         """Ignore keyframes unless overridden."""

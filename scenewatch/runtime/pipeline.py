@@ -131,6 +131,22 @@ def bounded_threads(settings: PerceptionSettings, cores: int | None = None) -> P
     return settings.model_copy(update=update) if update else settings
 
 
+def split_keyframe_lane(stages: Sequence[Stage], cores: int | None = None) -> tuple[list[Stage], list[Stage]]:
+    """The keyframe stages as two pipelined lanes: through the last stage that shares what it
+    found on a keyframe (``writes_shared``: the objects stage's detections), then the stages after it.
+
+    The second lane works on keyframe *k* (with what the first shared on it) while the first is
+    on *k* + 1, so on busy footage detection and reading use both cores instead of one; every
+    stage still sees its keyframes in order. One lane when nothing follows such a stage, or on
+    one core.
+    """
+    stages = list(stages)
+    last = max((i for i, s in enumerate(stages) if getattr(s, "writes_shared", False)), default=-1)
+    if last < 0 or last == len(stages) - 1 or (cores or os.cpu_count() or 1) < 2:
+        return stages, []
+    return stages[: last + 1], stages[last + 1:]
+
+
 class Pipeline:
     """Runs the perception loop over sources and writes the timeline.
 
@@ -308,7 +324,9 @@ class Pipeline:
         drop = source.kind != "file" if drop is None else drop
         video_stages = [s for s in stages if "keyframe" in s.inputs]
         audio_stages = [s for s in stages if "audio" in s.inputs]
+        detect_lane, read_lane = split_keyframe_lane(video_stages)
         video_q: queue.Queue[Any] = queue.Queue(qsize)
+        read_q: queue.Queue[Any] = queue.Queue(max(2, qsize // 4))  # keyframe + shared, lane 1 → lane 2
         audio_q: queue.Queue[Any] = queue.Queue(qsize)
         out_q: queue.Queue[Any] = queue.Queue(qsize * 4)
         errors: list[BaseException] = []
@@ -381,7 +399,8 @@ class Pipeline:
                 put_marker(video_q, workers[0])
                 put_marker(audio_q, workers[1])
 
-        def work(q: queue.Queue[Any], lane_stages: Sequence[Stage]) -> None:
+        def work(q: queue.Queue[Any], lane_stages: Sequence[Stage], forward: queue.Queue[Any] | None = None,
+                 consumer: list[threading.Thread] | None = None) -> None:
             failed: set[str] = set()
             try:
                 while True:
@@ -390,7 +409,14 @@ class Pipeline:
                         break
                     if stop.is_set():
                         continue  # drain: what is queued is not processed, so no watermark covers it
-                    out_q.put(self._process(item, lane_stages, resume, failed, summary))
+                    shared: KeyframeShared | None = None
+                    if isinstance(item, tuple):  # (keyframe, what the first keyframe lane shared)
+                        item, shared = item
+                    elif isinstance(item, Keyframe):
+                        shared = KeyframeShared()
+                    out_q.put(self._process(item, lane_stages, resume, failed, summary, shared))
+                    if forward is not None:
+                        put(forward, (item, shared), droppable=False)
                 closing: list[tuple[str, Emit]] = []
                 marks: dict[str, float] = {}
                 if counters["eof"]:  # the whole source was read: finalise open spans and windows
@@ -411,10 +437,17 @@ class Pipeline:
                 errors.append(exc)
                 abort.set()
             finally:
+                if forward is not None and consumer:
+                    put_marker(forward, consumer[0])  # after this lane closed its stages
                 out_q.put(_DONE)
 
-        workers = [threading.Thread(target=work, args=(video_q, video_stages), name="sw-vision", daemon=True),
+        reader: list[threading.Thread] = []
+        workers = [threading.Thread(target=work, args=(video_q, detect_lane, read_q if read_lane else None, reader),
+                                    name="sw-vision", daemon=True),
                    threading.Thread(target=work, args=(audio_q, audio_stages), name="sw-audio", daemon=True)]
+        if read_lane:
+            reader.append(threading.Thread(target=work, args=(read_q, read_lane), name="sw-vision-2", daemon=True))
+            workers.append(reader[0])
         threads = [threading.Thread(target=decode, name="sw-decode", daemon=True), *workers]
         marks = dict(resume)
         done_before = {name: info.duration or 0.0 for name in plan.done}
@@ -422,7 +455,7 @@ class Pipeline:
             for t in threads:
                 t.start()
             try:
-                self._write(out_q, info, marks, done_before, summary, counters, workers=2)
+                self._write(out_q, info, marks, done_before, summary, counters, workers=len(workers))
             except BaseException:
                 _wind_down(stop, out_q, threads)  # a native inference thread alive at exit aborts the process
                 raise
@@ -441,11 +474,11 @@ class Pipeline:
         return bool(counters["eof"])
 
     def _process(self, item: Keyframe | AudioChunk, lane_stages: Sequence[Stage], resume: dict[str, float],
-                 failed: set[str], summary: RunSummary) -> _Batch:
+                 failed: set[str], summary: RunSummary, shared: KeyframeShared | None = None) -> _Batch:
         """Run one keyframe or audio chunk through a lane's stages (each from its own resume point)."""
         emits: list[tuple[str, Emit]] = []
         marks: dict[str, float] = {}
-        shared = KeyframeShared()
+        shared = shared if shared is not None else KeyframeShared()
         for stage in lane_stages:
             if stage.name in failed:
                 continue

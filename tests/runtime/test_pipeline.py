@@ -185,3 +185,74 @@ def test_writer_gathers_batches_that_arrive_close_together() -> None:
     threading.Thread(target=feed, daemon=True).start()
     got = [b for b in _drain(q, workers=1, gather=0.2) if b]  # type: ignore[arg-type]
     assert got == [[first, second], [late]]
+
+
+class SharingStage(BaseStage):
+    """Test stage: shares one box per keyframe (its time) and remembers its thread."""
+
+    name: ClassVar[str] = "sharing"
+    inputs: ClassVar[frozenset[StageInput]] = frozenset({"keyframe"})
+    writes_shared: ClassVar[bool] = True
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.threads: set[str] = set()
+
+    def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
+        import threading
+
+        import numpy as np
+
+        from scenewatch.types import Detections
+
+        self.threads.add(threading.current_thread().name)
+        t = keyframe.frame.pts
+        shared.detections = Detections(np.array([[t, 0, t + 1, 1]], np.float32), np.ones(1, np.float32), ("x",))
+        return []
+
+
+class ReadingStage(BaseStage):
+    """Test stage: writes a row per keyframe saying which keyframe's shared box it was handed."""
+
+    name: ClassVar[str] = "reading"
+    inputs: ClassVar[frozenset[StageInput]] = frozenset({"keyframe"})
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.sid = ctx.source.id
+        self.threads: set[str] = set()
+
+    def on_keyframe(self, keyframe: Keyframe, shared: KeyframeShared) -> list[Emit]:
+        import threading
+
+        self.threads.add(threading.current_thread().name)
+        seen = -1.0 if shared.detections is None else float(shared.detections.xyxy[0, 0])
+        t = keyframe.frame.pts
+        row = Observation(kind="motion", source_id=self.sid, start=t, end=t, label="seen", text=f"{seen:.3f}")
+        return [Emit(row)]
+
+
+def test_stages_after_the_sharing_one_run_on_a_second_thread_with_its_findings(
+        config_for, synthetic_video: tuple[Path, dict]) -> None:  # type: ignore[no-untyped-def]
+    from scenewatch.runtime.pipeline import split_keyframe_lane
+
+    path, _ = synthetic_video
+    cfg = config_for(["sharing", "reading"])
+    built: list[BaseStage] = []
+
+    def factory(ctx: StageContext) -> list[BaseStage]:
+        built.extend([SharingStage(ctx), ReadingStage(ctx)])
+        return built
+
+    with TimelineStore(cfg.store.path) as store:
+        [summary] = Pipeline(cfg, store, stages=factory).run(str(path))
+    assert summary.status == "done" and summary.keyframes > 5
+    first, second = split_keyframe_lane(built, cores=2)
+    assert [s.name for s in first] == ["sharing"] and [s.name for s in second] == ["reading"]
+    assert split_keyframe_lane(built, cores=1) == (built, [])
+    assert split_keyframe_lane(built[1:], cores=2) == (built[1:], [])  # nothing shares: one lane
+    sharing, reading = built
+    assert sharing.threads == {"sw-vision"} and reading.threads == {"sw-vision-2"}  # type: ignore[attr-defined]
+    with TimelineStore(cfg.store.path, readonly=True) as s:
+        rows = s.observations(kinds=["motion"])
+    assert len(rows) == summary.keyframes  # every keyframe reached the second lane, once
+    for row in rows:  # each with what the first lane shared on that very keyframe
+        assert float(row.text) == pytest.approx(row.start, abs=1e-3)

@@ -162,6 +162,7 @@ class ObjectStage(BaseStage):
 
     name: ClassVar[str] = "objects"
     inputs: ClassVar[frozenset[StageInput]] = frozenset({"keyframe"})
+    writes_shared: ClassVar[bool] = True  # later stages read shared.detections
 
     def __init__(self, ctx: StageContext, detector: Detector | None = None, tracker: Tracker | None = None) -> None:
         self.ctx = ctx
