@@ -207,7 +207,7 @@ class ObjectStage(BaseStage):
             else:
                 dets = self.detector.detect(frame, self.prompts)
                 self._last, self._last_detect = dets, t
-                self._look = None  # taken when first needed (the scene may be moving now)
+                self._look, self._look_checked = None, float("-inf")  # taken when first needed (may be moving now)
                 self.detector_runs += 1
             dets = self._with_user_concepts(dets)
             tracked = self.tracker.update(dets, timestamp=t)
