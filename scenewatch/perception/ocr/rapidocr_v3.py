@@ -55,7 +55,7 @@ class RapidOcrReader(DetRecReader):
             path = find_package_file("rapidocr", f"models/{file}", install=INSTALL_HINT,
                                      sha256=digest if verify else None, needed_by="the 'rapidocr' text reader")
         model_dir = path.parent
-        if importlib.util.find_spec("rapidocr") is None:  # imported on first use: its import alone takes ~0.4 s
+        if importlib.util.find_spec("rapidocr") is None:  # imported on first use (see _engine)
             raise BackendUnavailable(f"the 'rapidocr' text reader needs rapidocr 3.10: {INSTALL_HINT}")
         threads = self.settings.threads or -1
         params: dict[str, Any] = {
